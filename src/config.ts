@@ -1,0 +1,158 @@
+// Configuration from the environment (SPEC §3), checked once at start-up.
+// Every variable has a default; a bad value throws ConfigError, which main
+// turns into exit code 2 with a message naming the variable.
+import { ConfigError } from "./errors.ts";
+
+export interface Config {
+  pollIntervalMs: number;
+  listen: boolean;
+  services: { orders: string; inventory: string; payments: string };
+  /** Undefined means: start an embedded PostgreSQL. */
+  database: { url: string } | undefined;
+  dataDir: string;
+  embeddedPort: number;
+  migrate: boolean;
+  otelServiceName: string;
+  otelEndpoint: string;
+  admin: { host: string; port: number; token: string | undefined; enabled: boolean };
+  logLevel: string;
+  instanceId: string;
+  outboxBatchSize: number;
+  outboxMaxAttempts: number;
+  sagaConcurrency: number;
+  leaseMs: number;
+  heartbeatMs: number;
+  httpTimeoutMs: number;
+  retry: { baseMs: number; maxMs: number };
+  maxAttempts: { forward: number; confirm: number; compensation: number };
+  shutdownGraceMs: number;
+  dbPoolSize: number;
+}
+
+type Env = Record<string, string | undefined>;
+
+const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
+
+function int(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === "") return fallback;
+  const n = Number(raw);
+  if (!/^-?\d+$/.test(raw.trim()) || !Number.isSafeInteger(n) || n < min || n > max) {
+    throw new ConfigError(name, `an integer from ${min} to ${max}`, raw);
+  }
+  return n;
+}
+
+function bool(env: Env, name: string, fallback: boolean): boolean {
+  const raw = env[name];
+  if (raw === undefined || raw === "") return fallback;
+  const v = raw.trim().toLowerCase();
+  if (["true", "1", "yes", "on"].includes(v)) return true;
+  if (["false", "0", "no", "off"].includes(v)) return false;
+  throw new ConfigError(name, "true or false", raw);
+}
+
+function url(env: Env, name: string, fallback: string, protocols: string[]): string {
+  const raw = env[name];
+  if (raw === undefined || raw === "") return fallback;
+  try {
+    const u = new URL(raw);
+    if (protocols.includes(u.protocol)) return raw.replace(/\/+$/, "");
+  } catch { /* reported below */ }
+  throw new ConfigError(name, `a URL (${protocols.join(" or ")})`, redactUrl(raw));
+}
+
+/** Never echo a password back in an error message. */
+function redactUrl(raw: string): string {
+  return raw.replace(/\/\/([^:/@]*):[^@]*@/, "//$1:***@");
+}
+
+function str(env: Env, name: string, fallback: string): string {
+  const raw = env[name];
+  return raw === undefined || raw === "" ? fallback : raw;
+}
+
+export function isLoopback(host: string): boolean {
+  return host === "localhost" || host === "::1" || host === "[::1]" || /^127\./.test(host);
+}
+
+function database(env: Env): Config["database"] {
+  if (env.DATABASE_URL) {
+    return { url: url(env, "DATABASE_URL", "", ["postgres:", "postgresql:"]) };
+  }
+  if (!env.DATABASE_HOST) return undefined;
+  const host = env.DATABASE_HOST;
+  const port = int(env, "DATABASE_PORT", 5432, 1, 65535);
+  const part = (name: string) => encodeURIComponent(str(env, name, "ecommerce"));
+  return {
+    url: `postgres://${part("DATABASE_USER")}:${part("DATABASE_PASSWORD")}@${host}:${port}/${
+      part("DATABASE_NAME")
+    }`,
+  };
+}
+
+export function loadConfig(env: Env, defaults: { hostname: string; pid: number }): Config {
+  const logLevel = str(env, "LOG_LEVEL", "info");
+  if (!LOG_LEVELS.includes(logLevel)) {
+    throw new ConfigError("LOG_LEVEL", `one of ${LOG_LEVELS.join(", ")}`, logLevel);
+  }
+  const leaseMs = int(env, "LEASE_MS", 10_000, 500, 3_600_000);
+  const heartbeatMs = int(env, "HEARTBEAT_MS", Math.floor(leaseMs / 3), 100, 3_600_000);
+  if (heartbeatMs >= leaseMs) {
+    throw new ConfigError("HEARTBEAT_MS", `less than LEASE_MS (${leaseMs})`, String(heartbeatMs));
+  }
+  const adminHost = str(env, "ADMIN_HOST", "127.0.0.1");
+  const adminToken = env.ADMIN_TOKEN || undefined;
+  if (!isLoopback(adminHost) && !adminToken) {
+    throw new ConfigError(
+      "ADMIN_TOKEN",
+      `a bearer token, because ADMIN_HOST "${adminHost}" is not a loopback address`,
+      undefined,
+    );
+  }
+  const baseMs = int(env, "RETRY_BASE_MS", 200, 1, 3_600_000);
+  const maxMs = int(env, "RETRY_MAX_MS", 30_000, 1, 86_400_000);
+  if (maxMs < baseMs) {
+    throw new ConfigError("RETRY_MAX_MS", `at least RETRY_BASE_MS`, String(maxMs));
+  }
+  return {
+    pollIntervalMs: int(env, "POLL_INTERVAL_MS", 5000, 10, 3_600_000),
+    listen: bool(env, "LISTEN", true),
+    services: {
+      orders: url(env, "ORDERS_SERVICE_URL", "http://localhost:3003", ["http:", "https:"]),
+      inventory: url(env, "INVENTORY_SERVICE_URL", "http://localhost:3001", ["http:", "https:"]),
+      payments: url(env, "PAYMENTS_SERVICE_URL", "http://localhost:3002", ["http:", "https:"]),
+    },
+    database: database(env),
+    dataDir: str(env, "DATA_DIR", ".data"),
+    embeddedPort: int(env, "EMBEDDED_PG_PORT", 54329, 1, 65535),
+    migrate: bool(env, "MIGRATE", true),
+    otelServiceName: str(env, "OTEL_SERVICE_NAME", "orchestrator"),
+    otelEndpoint: url(env, "OTEL_EXPORTER_OTLP_ENDPOINT", "http://localhost:4318", [
+      "http:",
+      "https:",
+    ]),
+    admin: {
+      host: adminHost,
+      port: int(env, "ADMIN_PORT", 3004, 0, 65535),
+      token: adminToken,
+      enabled: bool(env, "ADMIN_ENABLED", true),
+    },
+    logLevel,
+    instanceId: str(env, "INSTANCE_ID", `${defaults.hostname}-${defaults.pid}`),
+    outboxBatchSize: int(env, "OUTBOX_BATCH_SIZE", 100, 1, 10_000),
+    outboxMaxAttempts: int(env, "OUTBOX_MAX_ATTEMPTS", 5, 1, 1000),
+    sagaConcurrency: int(env, "SAGA_CONCURRENCY", 64, 1, 100_000),
+    leaseMs,
+    heartbeatMs,
+    httpTimeoutMs: int(env, "HTTP_TIMEOUT_MS", 5000, 1, 600_000),
+    retry: { baseMs, maxMs },
+    maxAttempts: {
+      forward: int(env, "STEP_MAX_ATTEMPTS", 5, 1, 1000),
+      confirm: int(env, "CONFIRM_MAX_ATTEMPTS", 20, 1, 1000),
+      compensation: int(env, "COMPENSATION_MAX_ATTEMPTS", 20, 1, 1000),
+    },
+    shutdownGraceMs: int(env, "SHUTDOWN_GRACE_MS", 10_000, 0, 600_000),
+    dbPoolSize: int(env, "DB_POOL_SIZE", 10, 1, 1000),
+  };
+}

@@ -1,0 +1,327 @@
+// Every SQL statement the orchestrator runs, as named functions over
+// postgres.js tagged templates (values are always parameters). The rest of the
+// code never writes SQL.
+//
+// Leases: a claimed saga row carries lease_owner, lease_until and a fencing
+// token lease_epoch, bumped by every claim. Every write of a running saga is
+// fenced with `lease_owner = me AND lease_epoch = mine AND revision = seen`:
+// zero rows updated means another instance has it, and we stop.
+import type { Sql, TransactionSql } from "./client.ts";
+
+type Db = Sql | TransactionSql;
+
+export interface OutboxRow {
+  id: string; // bigint arrives as a string
+  order_id: string;
+  event_type: string;
+  payload: unknown;
+  attempts: number;
+}
+
+/** Claims a batch of pending events; the row locks last until `tx` ends. */
+export function claimOutbox(tx: TransactionSql, limit: number) {
+  return tx<OutboxRow[]>`
+    SELECT id, order_id, event_type, payload, attempts
+    FROM outbox
+    WHERE status = 'PENDING' AND available_at <= now()
+    ORDER BY id
+    LIMIT ${limit}
+    FOR UPDATE SKIP LOCKED`;
+}
+
+/** Claims one pending event by id (the slow path after a failed batch). */
+export function claimOutboxEvent(tx: TransactionSql, id: string) {
+  return tx<OutboxRow[]>`
+    SELECT id, order_id, event_type, payload, attempts
+    FROM outbox
+    WHERE id = ${id} AND status = 'PENDING'
+    FOR UPDATE SKIP LOCKED`;
+}
+
+export function pendingOutboxIds(sql: Db, limit: number) {
+  return sql<{ id: string }[]>`
+    SELECT id FROM outbox WHERE status = 'PENDING' AND available_at <= now()
+    ORDER BY id LIMIT ${limit}`;
+}
+
+export interface NewSaga {
+  order_id: string;
+  state: string;
+  snapshot: unknown;
+  machine_version: string;
+  pending: unknown;
+  source_event_id: string;
+  /** Take the lease at once, so this instance runs it without another claim. */
+  claim: boolean;
+}
+
+/**
+ * Inserts sagas that do not exist yet and logs their first history row.
+ * Returns the ones inserted (an existing order is a duplicate: left alone).
+ */
+export function insertSagas(
+  tx: TransactionSql,
+  rows: NewSaga[],
+  me: string,
+  leaseMs: number,
+) {
+  return tx<{ order_id: string; lease_epoch: string; revision: string; claimed: boolean }[]>`
+    WITH r AS (
+      SELECT * FROM jsonb_to_recordset(${tx.json(rows as never)}::jsonb) AS r(
+        order_id uuid, state text, snapshot jsonb, machine_version text, pending jsonb,
+        source_event_id bigint, claim boolean)
+    ), ins AS (
+      INSERT INTO order_ledger AS l (order_id, status, state, snapshot, machine_version, pending,
+        source_event_id, run_at, lease_owner, lease_until, lease_epoch)
+      SELECT order_id, 'RUNNING', state, snapshot, machine_version, pending, source_event_id,
+        CASE WHEN claim THEN now() + ${leaseMs} * interval '1 millisecond' ELSE now() END,
+        CASE WHEN claim THEN ${me} END,
+        CASE WHEN claim THEN now() + ${leaseMs} * interval '1 millisecond' END,
+        CASE WHEN claim THEN 1 ELSE 0 END
+      FROM r
+      ON CONFLICT (order_id) DO NOTHING
+      RETURNING l.order_id, l.state, l.lease_epoch, l.revision, l.lease_owner IS NOT NULL AS claimed
+    ), h AS (
+      INSERT INTO saga_history (order_id, event, from_state, to_state, instance_id)
+      SELECT order_id, 'OrderPlaced', NULL, state, ${me} FROM ins
+    )
+    SELECT order_id, lease_epoch, revision, claimed FROM ins`;
+}
+
+export interface CancelRequest {
+  order_id: string;
+  reason: string;
+}
+
+/**
+ * Records cancellation requests on their sagas. A running saga sees it at its
+ * next step (and is made runnable now if nobody holds it); a finished one
+ * just gets a history line. `status` is null when no saga exists yet.
+ */
+export function requestCancels(tx: TransactionSql, rows: CancelRequest[], me: string) {
+  return tx<{ order_id: string; status: string | null; applied: boolean }[]>`
+    WITH c AS (
+      SELECT DISTINCT ON (order_id) * FROM jsonb_to_recordset(${tx.json(rows as never)}::jsonb)
+        AS c(order_id uuid, reason text)
+    ), u AS (
+      UPDATE order_ledger l SET
+        cancel_requested_at = coalesce(l.cancel_requested_at, now()),
+        cancel_reason = coalesce(l.cancel_reason, c.reason),
+        run_at = CASE WHEN l.lease_owner IS NULL THEN least(l.run_at, now()) ELSE l.run_at END,
+        updated_at = now()
+      FROM c
+      WHERE l.order_id = c.order_id AND l.status = 'RUNNING'
+      RETURNING l.order_id
+    ), known AS (
+      SELECT c.order_id, c.reason, l.status, l.state, (u.order_id IS NOT NULL) AS applied
+      FROM c
+      LEFT JOIN order_ledger l ON l.order_id = c.order_id
+      LEFT JOIN u ON u.order_id = c.order_id
+    ), h AS (
+      INSERT INTO saga_history (order_id, event, from_state, to_state, instance_id, detail)
+      SELECT order_id, 'OrderCancellationRequested', state, state, ${me},
+        jsonb_build_object('reason', reason, 'applied', applied)
+      FROM known WHERE status IS NOT NULL
+    )
+    SELECT order_id, status, applied FROM known`;
+}
+
+export interface EventDisposition {
+  id: string;
+  /** PROCESSED, DEAD, or PENDING (deferred: retried after delay_ms). */
+  status: "PROCESSED" | "DEAD" | "PENDING";
+  error: string | null;
+  delay_ms: number;
+}
+
+/** Settles every claimed event of a batch in one statement. */
+export function settleEvents(tx: Db, rows: EventDisposition[]) {
+  return tx`
+    UPDATE outbox o SET
+      status = r.status,
+      last_error = r.error,
+      attempts = o.attempts + 1,
+      processed_at = CASE WHEN r.status = 'PENDING' THEN NULL ELSE now() END,
+      available_at = CASE WHEN r.status = 'PENDING'
+        THEN now() + r.delay_ms * interval '1 millisecond' ELSE o.available_at END
+    FROM jsonb_to_recordset(${tx.json(rows as never)}::jsonb)
+      AS r(id bigint, status text, error text, delay_ms int)
+    WHERE o.id = r.id`;
+}
+
+/** After an event failed on its own for a transient reason: back off, or give up. */
+export function recordIntakeFailure(
+  sql: Db,
+  id: string,
+  error: string,
+  maxAttempts: number,
+  delayMs: number,
+) {
+  return sql`
+    UPDATE outbox SET
+      attempts = attempts + 1,
+      last_error = ${error},
+      status = CASE WHEN attempts + 1 >= ${maxAttempts} THEN 'DEAD' ELSE status END,
+      processed_at = CASE WHEN attempts + 1 >= ${maxAttempts} THEN now() ELSE processed_at END,
+      available_at = now() + ${delayMs} * interval '1 millisecond'
+    WHERE id = ${id} AND status = 'PENDING'`;
+}
+
+export interface ClaimedSaga {
+  order_id: string;
+  snapshot: { value: unknown; context: unknown } & Record<string, unknown>;
+  machine_version: string;
+  pending: unknown;
+  lease_epoch: string;
+  revision: string;
+  cancel_requested: boolean;
+  cancel_reason: string | null;
+  retry_requested: boolean;
+  /** Recorded successful step outcomes: step → { status, body }. */
+  done_steps: Record<string, { status: number | null; body: unknown }>;
+}
+
+/** Claims runnable sagas in one statement, taking a fresh lease on each. */
+export function claimSagas(sql: Db, me: string, limit: number, leaseMs: number) {
+  return sql<ClaimedSaga[]>`
+    WITH c AS (
+      SELECT order_id FROM order_ledger
+      WHERE status = 'RUNNING' AND run_at <= now()
+        AND (lease_until IS NULL OR lease_until < now())
+      ORDER BY run_at
+      LIMIT ${limit}
+      FOR UPDATE SKIP LOCKED
+    )
+    UPDATE order_ledger l SET
+      lease_owner = ${me},
+      lease_until = now() + ${leaseMs} * interval '1 millisecond',
+      run_at = now() + ${leaseMs} * interval '1 millisecond',
+      lease_epoch = l.lease_epoch + 1
+    FROM c
+    WHERE l.order_id = c.order_id
+    RETURNING l.order_id, l.snapshot, l.machine_version, l.pending, l.lease_epoch, l.revision,
+      l.cancel_requested_at IS NOT NULL AS cancel_requested, l.cancel_reason,
+      l.retry_requested_at IS NOT NULL AS retry_requested,
+      (SELECT coalesce(jsonb_object_agg(s.step,
+          jsonb_build_object('status', s.http_status, 'body', s.response)), '{}'::jsonb)
+        FROM saga_step s WHERE s.order_id = l.order_id AND s.outcome = 'ok') AS done_steps`;
+}
+
+/** Loads the saga rows that intake just created already leased to us. */
+export function loadClaimedSagas(sql: Db, me: string, orderIds: string[]) {
+  return sql<ClaimedSaga[]>`
+    SELECT l.order_id, l.snapshot, l.machine_version, l.pending, l.lease_epoch, l.revision,
+      l.cancel_requested_at IS NOT NULL AS cancel_requested, l.cancel_reason,
+      l.retry_requested_at IS NOT NULL AS retry_requested, '{}'::jsonb AS done_steps
+    FROM order_ledger l
+    WHERE l.order_id = ANY(${orderIds}::uuid[]) AND l.lease_owner = ${me}`;
+}
+
+export interface Transition {
+  orderId: string;
+  me: string;
+  epoch: string;
+  revision: string;
+  snapshot: unknown;
+  state: string;
+  status: string;
+  pending: unknown;
+  /** Release the lease; the saga is next runnable at `runAt` (default now). */
+  release: boolean;
+  runAt: Date | null;
+  clearRetry: boolean;
+  lastError: string | null;
+  step: { name: string; outcome: "ok" | "rejected"; httpStatus: number; body: unknown } | null;
+  history: { event: string; from: string | null; to: string; detail: unknown };
+}
+
+/**
+ * Persists one transition in one statement: the fenced ledger update, the
+ * step outcome (never overwriting a success) and the history line. The
+ * inserts only happen when the fenced update matched. Returns no row when
+ * the lease was lost.
+ */
+export function persistTransition(sql: Db, t: Transition) {
+  const step = t.step;
+  return sql<{ revision: string; cancel_requested: boolean; cancel_reason: string | null }[]>`
+    WITH u AS (
+      UPDATE order_ledger SET
+        snapshot = ${sql.json(t.snapshot as never)},
+        state = ${t.state},
+        status = ${t.status},
+        pending = ${t.pending === null ? null : sql.json(t.pending as never)},
+        revision = revision + 1,
+        updated_at = now(),
+        last_error = ${t.lastError},
+        run_at = CASE WHEN ${t.release} THEN coalesce(${t.runAt}::timestamptz, now()) ELSE run_at END,
+        lease_owner = CASE WHEN ${t.release} THEN NULL ELSE lease_owner END,
+        lease_until = CASE WHEN ${t.release} THEN NULL ELSE lease_until END,
+        retry_requested_at = CASE WHEN ${t.clearRetry} THEN NULL ELSE retry_requested_at END
+      WHERE order_id = ${t.orderId} AND lease_owner = ${t.me}
+        AND lease_epoch = ${t.epoch} AND revision = ${t.revision}
+      RETURNING order_id, revision, cancel_requested_at IS NOT NULL AS cancel_requested,
+        cancel_reason
+    ), s AS (
+      INSERT INTO saga_step AS s (order_id, step, outcome, http_status, response, instance_id)
+      SELECT order_id, ${step?.name ?? null}, ${step?.outcome ?? null}, ${step?.httpStatus ?? null},
+        ${step ? sql.json((step.body ?? null) as never) : null}, ${t.me}
+      FROM u WHERE ${step?.name ?? null}::text IS NOT NULL
+      ON CONFLICT (order_id, step) DO UPDATE SET
+        outcome = excluded.outcome, http_status = excluded.http_status,
+        response = excluded.response, instance_id = excluded.instance_id, recorded_at = now()
+      WHERE s.outcome <> 'ok'
+    ), h AS (
+      INSERT INTO saga_history (order_id, event, from_state, to_state, instance_id, detail)
+      SELECT order_id, ${t.history.event}, ${t.history.from}, ${t.history.to}, ${t.me},
+        ${t.history.detail === null ? null : sql.json(t.history.detail as never)}
+      FROM u
+    )
+    SELECT revision, cancel_requested, cancel_reason FROM u`;
+}
+
+/** Parks a saga that hit an unexpected error, keeping its state for a retry. */
+export function parkSaga(
+  sql: Db,
+  p: { orderId: string; me: string; epoch: string; error: string; state: string },
+) {
+  return sql`
+    WITH u AS (
+      UPDATE order_ledger SET status = 'NEEDS_ATTENTION', last_error = ${p.error},
+        lease_owner = NULL, lease_until = NULL, updated_at = now(), revision = revision + 1
+      WHERE order_id = ${p.orderId} AND lease_owner = ${p.me} AND lease_epoch = ${p.epoch}
+      RETURNING order_id
+    )
+    INSERT INTO saga_history (order_id, event, from_state, to_state, instance_id, detail)
+    SELECT order_id, 'error', ${p.state}, ${p.state}, ${p.me},
+      jsonb_build_object('error', ${p.error}::text)
+    FROM u`;
+}
+
+/** Renews the leases we still hold; returns them (a missing id was lost). */
+export function renewLeases(sql: Db, me: string, orderIds: string[], leaseMs: number) {
+  return sql<{ order_id: string }[]>`
+    UPDATE order_ledger SET
+      lease_until = now() + ${leaseMs} * interval '1 millisecond',
+      run_at = now() + ${leaseMs} * interval '1 millisecond'
+    WHERE order_id = ANY(${orderIds}::uuid[]) AND lease_owner = ${me} AND status = 'RUNNING'
+    RETURNING order_id`;
+}
+
+/** On shutdown: give back every lease so other instances resume at once. */
+export function releaseLeases(sql: Db, me: string) {
+  return sql`
+    UPDATE order_ledger SET lease_owner = NULL, lease_until = NULL,
+      run_at = CASE WHEN status = 'RUNNING' THEN now() ELSE run_at END
+    WHERE lease_owner = ${me}`;
+}
+
+/** When something next becomes runnable without a notification (a retry deadline, a lease expiry). */
+export async function nextWakeAt(sql: Db, me: string): Promise<Date | null> {
+  const [row] = await sql<{ at: Date | null }[]>`
+    SELECT least(
+      (SELECT min(run_at) FROM order_ledger
+        WHERE status = 'RUNNING' AND lease_owner IS DISTINCT FROM ${me}),
+      (SELECT min(available_at) FROM outbox WHERE status = 'PENDING')
+    ) AS at`;
+  return row?.at ?? null;
+}

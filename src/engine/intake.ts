@@ -1,0 +1,174 @@
+// Intake: outbox events become saga state, one batch per transaction.
+//
+// Claim a batch (FOR UPDATE SKIP LOCKED), validate, insert new sagas (a
+// duplicate OrderPlaced is a no-op), record cancellation requests, and settle
+// every event (PROCESSED / DEAD / deferred) — all in the same transaction, so
+// an event is applied exactly when it is marked. Intake never waits on HTTP
+// and never needs a saga's lease.
+//
+// If a batch fails as a whole (a database hiccup, or one event that breaks a
+// statement), each event is retried on its own so one bad event cannot hold
+// up the others; an event that keeps failing is dead-lettered after
+// OUTBOX_MAX_ATTEMPTS tries.
+import type { Sql, TransactionSql } from "../db/client.ts";
+import * as q from "../db/queries.ts";
+import type { Logger } from "../log.ts";
+import { PoisonEventError } from "../errors.ts";
+import { validateEvent } from "./validate.ts";
+import { persistable, startSaga, stateName } from "./saga_state.ts";
+import { CURRENT_SAGA_VERSION, sagaMachine } from "../../machines/registry.ts";
+import type { RetryBudget } from "../../machines/order_saga.ts";
+
+export interface IntakeOptions {
+  sql: Sql;
+  logger: Logger;
+  instanceId: string;
+  batchSize: number;
+  maxAttempts: number;
+  leaseMs: number;
+  budget: RetryBudget;
+  /** How many new sagas this instance can start right away (it leases them at insert). */
+  capacity: () => number;
+}
+
+export interface IntakeResult {
+  events: number;
+  started: number;
+  duplicates: number;
+  dead: number;
+  /** Sagas inserted already leased to this instance: run them now. */
+  claimed: string[];
+}
+
+/** Delay before a cancellation for a saga that does not exist yet is retried. */
+const UNKNOWN_ORDER_RETRY_MS = 1000;
+
+async function applyBatch(
+  tx: TransactionSql,
+  events: q.OutboxRow[],
+  opts: IntakeOptions,
+): Promise<IntakeResult> {
+  const machine = sagaMachine(CURRENT_SAGA_VERSION)!;
+  const settle = new Map<string, q.EventDisposition>();
+  const newSagas = new Map<string, q.NewSaga>();
+  const cancels: Array<q.CancelRequest & { eventId: string }> = [];
+  let free = Math.max(0, opts.capacity());
+  const result: IntakeResult = {
+    events: events.length,
+    started: 0,
+    duplicates: 0,
+    dead: 0,
+    claimed: [],
+  };
+
+  for (const ev of events) {
+    try {
+      const valid = validateEvent(ev.event_type, ev.order_id, ev.payload);
+      if (valid.type === "OrderPlaced") {
+        settle.set(ev.id, { id: ev.id, status: "PROCESSED", error: null, delay_ms: 0 });
+        if (newSagas.has(valid.order.orderId)) continue; // duplicate within the batch
+        const { snapshot, pending } = startSaga(machine, {
+          order: valid.order,
+          budget: opts.budget,
+        });
+        newSagas.set(valid.order.orderId, {
+          order_id: valid.order.orderId,
+          state: stateName(snapshot.value),
+          snapshot: persistable(machine, snapshot),
+          machine_version: CURRENT_SAGA_VERSION,
+          pending,
+          source_event_id: ev.id,
+          claim: free-- > 0,
+        });
+      } else {
+        cancels.push({ order_id: valid.orderId, reason: valid.reason, eventId: ev.id });
+      }
+    } catch (err) {
+      if (!(err instanceof PoisonEventError)) throw err;
+      settle.set(ev.id, { id: ev.id, status: "DEAD", error: err.message, delay_ms: 0 });
+      result.dead++;
+      opts.logger.warn(
+        { event_id: ev.id, order_id: ev.order_id, reason: err.message },
+        "Outbox event dead-lettered",
+      );
+    }
+  }
+
+  if (newSagas.size > 0) {
+    const inserted = await q.insertSagas(tx, [...newSagas.values()], opts.instanceId, opts.leaseMs);
+    result.started = inserted.length;
+    result.duplicates = events.filter((e) => e.event_type === "OrderPlaced").length -
+      result.dead - inserted.length;
+    result.claimed = inserted.filter((r) => r.claimed).map((r) => r.order_id);
+  }
+  if (cancels.length > 0) {
+    const outcome = await q.requestCancels(tx, cancels, opts.instanceId);
+    const byOrder = new Map(outcome.map((r) => [r.order_id, r]));
+    for (const c of cancels) {
+      const known = byOrder.get(c.order_id)?.status != null;
+      const ev = events.find((e) => e.id === c.eventId)!;
+      if (known) {
+        settle.set(c.eventId, { id: c.eventId, status: "PROCESSED", error: null, delay_ms: 0 });
+      } else if (ev.attempts + 1 >= opts.maxAttempts) {
+        settle.set(c.eventId, {
+          id: c.eventId,
+          status: "DEAD",
+          error: `no saga exists for order "${c.order_id}"`,
+          delay_ms: 0,
+        });
+        result.dead++;
+      } else {
+        // Its OrderPlaced may be in another instance's batch right now.
+        settle.set(c.eventId, {
+          id: c.eventId,
+          status: "PENDING",
+          error: `no saga for order "${c.order_id}" yet`,
+          delay_ms: UNKNOWN_ORDER_RETRY_MS * 2 ** ev.attempts,
+        });
+      }
+    }
+  }
+  await q.settleEvents(tx, [...settle.values()]);
+  return result;
+}
+
+/** Applies one batch. Returns the number of events handled (0 when idle). */
+export async function runIntake(opts: IntakeOptions): Promise<IntakeResult> {
+  try {
+    return await opts.sql.begin(async (tx) => {
+      const events = await q.claimOutbox(tx, opts.batchSize);
+      if (events.length === 0) {
+        return { events: 0, started: 0, duplicates: 0, dead: 0, claimed: [] };
+      }
+      return await applyBatch(tx, events, opts);
+    });
+  } catch (err) {
+    opts.logger.warn({ err: String(err) }, "Outbox batch failed; applying its events one by one");
+    return await runIntakeOneByOne(opts);
+  }
+}
+
+async function runIntakeOneByOne(opts: IntakeOptions): Promise<IntakeResult> {
+  const total: IntakeResult = { events: 0, started: 0, duplicates: 0, dead: 0, claimed: [] };
+  const ids = await q.pendingOutboxIds(opts.sql, opts.batchSize);
+  for (const { id } of ids) {
+    try {
+      const r = await opts.sql.begin(async (tx) => {
+        const events = await q.claimOutboxEvent(tx, id);
+        return events.length ? await applyBatch(tx, events, opts) : null;
+      });
+      if (r) {
+        total.events += r.events;
+        total.started += r.started;
+        total.duplicates += r.duplicates;
+        total.dead += r.dead;
+        total.claimed.push(...r.claimed);
+      }
+    } catch (err) {
+      opts.logger.warn({ event_id: id, err: String(err) }, "Outbox event failed; will retry");
+      await q.recordIntakeFailure(opts.sql, id, String(err).slice(0, 1000), opts.maxAttempts, 1000)
+        .catch(() => {/* the database is down: the event stays pending */});
+    }
+  }
+  return total;
+}

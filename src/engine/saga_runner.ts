@@ -1,0 +1,264 @@
+// Runs one claimed saga until it waits, parks, finishes or loses its lease.
+//
+// Each turn: pick the next event (an operator RETRY, a CANCEL, a due timer,
+// or the outcome of the pending step, calling downstream only when no
+// success is recorded), compute the next snapshot with XState's pure
+// `transition()`, and persist snapshot + pending work + step outcome +
+// history in one fenced statement *before* acting on it. A crash before that
+// commit repeats the call with the same Idempotency-Key; a crash after it
+// never repeats the call.
+import { transition } from "xstate";
+import type { Sql } from "../db/client.ts";
+import * as q from "../db/queries.ts";
+import type { Logger } from "../log.ts";
+import { sagaMachine } from "../../machines/registry.ts";
+import type { StepInput, StepOutput } from "../../machines/order_types.ts";
+import { SnapshotError } from "../errors.ts";
+import {
+  type Pending,
+  pendingFrom,
+  persistable,
+  restoreSnapshot,
+  type SagaSnapshot,
+  stateName,
+  statePath,
+  statusOf,
+} from "./saga_state.ts";
+
+/** Pending work as stored: timers carry an absolute deadline (epoch ms). */
+export type StoredPending =
+  | Extract<Pending, { kind: "step" }>
+  | { kind: "timer"; event: { type: string }; at: number };
+
+export interface SagaHooks {
+  onStep?(step: string, outcome: string, seconds: number): void;
+  onTransition?(orderId: string, event: string, from: string, to: string): void;
+  onFinished?(status: string): void;
+}
+
+export interface RunnerDeps {
+  sql: Sql;
+  logger: Logger;
+  instanceId: string;
+  execute(input: StepInput, attempt: number, signal: AbortSignal): Promise<StepOutput>;
+  /** Ask the supervisor to wake up at this time (a retry deadline). */
+  wakeAt(at: number): void;
+  now?: () => number;
+  hooks?: SagaHooks;
+}
+
+type SagaEventObject = { type: string } & Record<string, unknown>;
+
+const PERSIST_TRIES = 5;
+
+function toStored(p: Pending | null, now: number): StoredPending | null {
+  if (p?.kind === "timer") return { kind: "timer", event: p.event, at: now + p.delayMs };
+  return p;
+}
+
+export async function runSaga(
+  row: q.ClaimedSaga,
+  deps: RunnerDeps,
+  signal: AbortSignal,
+): Promise<void> {
+  const now = deps.now ?? Date.now;
+  const log = deps.logger.child({ order_id: row.order_id });
+  const machine = sagaMachine(row.machine_version);
+  let snap: SagaSnapshot;
+  try {
+    if (!machine) throw new SnapshotError(`unknown machine_version "${row.machine_version}"`);
+    snap = restoreSnapshot(machine, row.snapshot);
+  } catch (err) {
+    await park(row, deps, log, String((err as Error).message), "unknown");
+    return;
+  }
+
+  let epochRevision = { epoch: row.lease_epoch, revision: row.revision };
+  let pending = row.pending as StoredPending | null;
+  let cancel = { requested: row.cancel_requested, reason: row.cancel_reason ?? "" };
+  let retryRequested = row.retry_requested;
+  // Resumed inside a call whose outcome was never recorded: it may have
+  // happened, so finish it before delivering anything else.
+  let inDoubt = pending?.kind === "step";
+  let cancelHandled = false;
+
+  while (!signal.aborted) {
+    let event: SagaEventObject;
+    let step: q.Transition["step"] = null;
+    let historyEvent: string;
+    let detail: unknown = null;
+    const status = statusOf(snap);
+
+    if (status === "NEEDS_ATTENTION") {
+      if (!retryRequested) return await release(snap, pending);
+      event = { type: "RETRY" };
+      historyEvent = "RETRY";
+    } else if (status !== "RUNNING") {
+      return await release(snap, pending);
+    } else if (
+      cancel.requested && !cancelHandled && !inDoubt && snap.context.cancelReason === null &&
+      snap.can({ type: "CANCEL", reason: cancel.reason })
+    ) {
+      event = { type: "CANCEL", reason: cancel.reason };
+      historyEvent = "CANCEL";
+      detail = { reason: cancel.reason };
+      cancelHandled = true;
+    } else if (pending?.kind === "timer") {
+      if (pending.at > now()) return await release(snap, pending);
+      event = pending.event;
+      historyEvent = "retry";
+    } else if (pending?.kind === "step") {
+      const recorded = row.done_steps[pending.step];
+      const started = performance.now();
+      let out: StepOutput;
+      if (recorded) {
+        out = { outcome: "ok", status: recorded.status ?? 200, body: recorded.body };
+        log.info({ step: pending.step }, "Step outcome already recorded; not calling again");
+      } else {
+        try {
+          out = await deps.execute(pending.input, snap.context.attempts, signal);
+        } catch (err) {
+          if (signal.aborted) return; // lease lost or hard shutdown: someone resumes it
+          throw err;
+        }
+        deps.hooks?.onStep?.(pending.step, out.outcome, (performance.now() - started) / 1000);
+        if (out.outcome !== "transient") {
+          step = {
+            name: pending.step,
+            outcome: out.outcome,
+            httpStatus: out.status,
+            body: out.body ?? null,
+          };
+        }
+      }
+      log.info(
+        {
+          step: pending.step,
+          outcome: out.outcome,
+          status: out.status,
+          reason: out.outcome === "ok" ? undefined : out.reason,
+        },
+        "Step finished",
+      );
+      event = { type: `xstate.done.actor.${pending.invokeId}`, output: out };
+      historyEvent = `${pending.step}:${out.outcome}`;
+      detail = out.outcome === "ok"
+        ? { status: out.status }
+        : { status: out.status ?? null, reason: out.reason };
+    } else {
+      await park(row, deps, log, "saga is running but has nothing to do", stateName(snap.value));
+      return;
+    }
+
+    const [next, actions] = transition(machine!, snap, event as never);
+    let nextPending = toStored(pendingFrom(actions), now());
+    // A targetless transition (a cancellation noted during the capture) keeps the work it had.
+    if (!nextPending && statePath(next.value) === statePath(snap.value)) nextPending = pending;
+    const nextStatus = statusOf(next);
+    const leaving = nextStatus !== "RUNNING" || nextPending?.kind === "timer";
+    const from = statePath(snap.value);
+    const to = statePath(next.value);
+
+    const result = await persist({
+      orderId: row.order_id,
+      me: deps.instanceId,
+      epoch: epochRevision.epoch,
+      revision: epochRevision.revision,
+      snapshot: persistable(machine!, next),
+      state: stateName(next.value),
+      status: nextStatus,
+      pending: nextPending,
+      release: leaving,
+      runAt: nextPending?.kind === "timer" ? new Date(nextPending.at) : null,
+      clearRetry: event.type === "RETRY",
+      lastError: null,
+      step,
+      history: { event: historyEvent, from, to, detail },
+    });
+    if (!result) return;
+    deps.hooks?.onTransition?.(row.order_id, historyEvent, from, to);
+    epochRevision = { epoch: epochRevision.epoch, revision: result.revision };
+    cancel = { requested: result.cancel_requested, reason: result.cancel_reason ?? "" };
+    if (event.type === "RETRY") retryRequested = false;
+    if (step?.outcome === "ok") {
+      row.done_steps[step.name] = { status: step.httpStatus, body: step.body };
+    }
+    snap = next;
+    pending = nextPending;
+    inDoubt = false;
+
+    if (nextStatus !== "RUNNING") {
+      deps.hooks?.onFinished?.(nextStatus);
+      log.info({ status: nextStatus, state: stateName(next.value) }, "Saga finished");
+      return;
+    }
+    if (nextPending?.kind === "timer") {
+      deps.wakeAt(nextPending.at);
+      return;
+    }
+  }
+
+  /** Writes a snapshot, retrying database hiccups; null when the lease is gone. */
+  async function persist(t: q.Transition) {
+    for (let attempt = 1;; attempt++) {
+      try {
+        const [r] = await q.persistTransition(deps.sql, t);
+        if (!r) {
+          log.warn("Lease lost: another instance owns this saga now; stopping it here");
+          return null;
+        }
+        return r;
+      } catch (err) {
+        if (attempt >= PERSIST_TRIES || signal.aborted) {
+          log.error({ err: String(err) }, "Could not persist the saga; leaving it to its lease");
+          return null;
+        }
+        await new Promise((r) => setTimeout(r, 100 * 2 ** attempt));
+      }
+    }
+  }
+
+  /** Gives the saga back without changing it (waiting, or nothing to do now). */
+  async function release(s: SagaSnapshot, p: StoredPending | null): Promise<void> {
+    const r = await persist({
+      orderId: row.order_id,
+      me: deps.instanceId,
+      epoch: epochRevision.epoch,
+      revision: epochRevision.revision,
+      snapshot: persistable(machine!, s),
+      state: stateName(s.value),
+      status: statusOf(s),
+      pending: p,
+      release: true,
+      runAt: p?.kind === "timer" ? new Date(p.at) : null,
+      clearRetry: false,
+      lastError: null,
+      step: null,
+      history: {
+        event: "released",
+        from: statePath(s.value),
+        to: statePath(s.value),
+        detail: null,
+      },
+    });
+    if (r && p?.kind === "timer") deps.wakeAt(p.at);
+  }
+}
+
+async function park(
+  row: q.ClaimedSaga,
+  deps: RunnerDeps,
+  log: Logger,
+  error: string,
+  state: string,
+): Promise<void> {
+  log.error({ error }, "Saga parked as NEEDS_ATTENTION after an unexpected error");
+  await q.parkSaga(deps.sql, {
+    orderId: row.order_id,
+    me: deps.instanceId,
+    epoch: row.lease_epoch,
+    error,
+    state,
+  }).catch((err) => log.error({ err: String(err) }, "Could not park the saga"));
+  deps.hooks?.onFinished?.("NEEDS_ATTENTION");
+}

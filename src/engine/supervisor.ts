@@ -1,0 +1,118 @@
+// Wires the pure supervisor machine (machines/supervisor.ts) to the world:
+// the LISTEN connection, the poll ticker, claim cycles and the drain.
+import { createActor, fromCallback, fromPromise } from "xstate";
+import {
+  type SupervisorEvent,
+  supervisorMachine,
+  type WakeSource,
+} from "../../machines/supervisor.ts";
+import type { CycleOutput } from "../../machines/supervisor.ts";
+import { startListener } from "../db/listener.ts";
+import type { Logger } from "../log.ts";
+
+export interface SupervisorDeps {
+  logger: Logger;
+  databaseUrl: string;
+  listen: boolean;
+  pollIntervalMs: number;
+  runCycle(): Promise<CycleOutput>;
+  drain(): Promise<void>;
+  onWake?(source: WakeSource): void;
+}
+
+export function createSupervisor(deps: SupervisorDeps) {
+  const log = deps.logger;
+  let subscribedOnce = false;
+
+  const machine = supervisorMachine.provide({
+    actors: {
+      listener: fromCallback<SupervisorEvent>(({ sendBack }) => {
+        if (!deps.listen) {
+          sendBack({ type: "LISTEN_DOWN", error: "LISTEN is disabled (LISTEN=false)" });
+          return () => {};
+        }
+        const l = startListener(deps.databaseUrl, {
+          onNotify: () => {
+            deps.onWake?.("notify");
+            sendBack({ type: "WAKE", source: "notify" });
+          },
+          onUp: () => {
+            if (subscribedOnce) deps.onWake?.("relisten");
+            sendBack({ type: "LISTEN_UP" });
+          },
+          onDown: (error) => sendBack({ type: "LISTEN_DOWN", error }),
+        });
+        return () => void l.stop();
+      }),
+      ticker: fromCallback<SupervisorEvent>(({ sendBack, receive }) => {
+        log.info({ poll_interval_ms: deps.pollIntervalMs }, "Starting polling loop");
+        const poll = setInterval(() => {
+          deps.onWake?.("poll");
+          sendBack({ type: "WAKE", source: "poll" });
+        }, deps.pollIntervalMs);
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        let timerAt = Number.POSITIVE_INFINITY;
+        receive((event) => {
+          if (event.type !== "SCHEDULE") return;
+          const at = event.at;
+          // Only deadlines before the next poll matter; keep the earliest.
+          if (!Number.isFinite(at) || at >= timerAt) return;
+          clearTimeout(timer);
+          timerAt = at;
+          timer = setTimeout(() => {
+            timerAt = Number.POSITIVE_INFINITY;
+            deps.onWake?.("timer");
+            sendBack({ type: "WAKE", source: "timer" });
+          }, Math.min(Math.max(0, at - Date.now()), deps.pollIntervalMs));
+        });
+        return () => {
+          clearInterval(poll);
+          clearTimeout(timer);
+        };
+      }),
+      claimCycle: fromPromise(() => deps.runCycle()),
+      drain: fromPromise(() => deps.drain()),
+    },
+    actions: {
+      reportCycleError: (_, params) =>
+        log.error({ err: String(params.error) }, "Claim cycle failed; the next wake-up retries"),
+      reportListen: (_, params) => {
+        if (params.up) {
+          log.info(
+            { channel: "order_events" },
+            subscribedOnce
+              ? "Re-subscribed to order_events channel"
+              : "Subscribed to order_events channel",
+          );
+          subscribedOnce = true;
+        } else {
+          log.warn({ error: params.error }, "LISTEN unavailable; polling only, retrying LISTEN");
+        }
+      },
+    },
+  });
+
+  const actor = createActor(machine);
+  actor.subscribe({ error: (err) => log.error({ err: String(err) }, "Supervisor failed") });
+  return {
+    actor,
+    start: () => actor.start(),
+    wake: (source: WakeSource) => {
+      deps.onWake?.(source);
+      actor.send({ type: "WAKE", source });
+    },
+    schedule: (at: number) => actor.send({ type: "SCHEDULE", at }),
+    /** Resolves once draining is over. */
+    stop: () =>
+      new Promise<void>((resolve) => {
+        const sub = actor.subscribe((s) => {
+          if (s.status === "done") {
+            sub.unsubscribe();
+            resolve();
+          }
+        });
+        if (actor.getSnapshot().status === "done") return resolve();
+        actor.send({ type: "STOP" });
+      }),
+  };
+}

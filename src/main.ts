@@ -1,0 +1,104 @@
+// The orchestrator process: configuration, database (embedded when none is
+// configured), migrations, the supervisor, the admin listener, and a graceful
+// shutdown on SIGINT/SIGTERM. Start-up logs, in order: "Orchestrator
+// starting...", "Database connection verified", "Subscribed to order_events
+// channel", "Starting polling loop".
+import process from "node:process";
+import { hostname } from "node:os";
+import { loadConfig } from "./config.ts";
+import { ConfigError } from "./errors.ts";
+import { createLogger, flushLogger, type Logger } from "./log.ts";
+import { createSql, waitForDatabase } from "./db/client.ts";
+import { type EmbeddedServer, startEmbedded } from "./db/embedded.ts";
+import { migrate } from "./db/migrate.ts";
+import { createOrchestrator } from "./orchestrator.ts";
+import { createAdminApp } from "./admin/app.ts";
+
+async function exit(logger: Logger, code: number): Promise<never> {
+  await flushLogger(logger);
+  process.exit(code);
+}
+
+async function main() {
+  let config;
+  try {
+    config = loadConfig(Deno.env.toObject(), { hostname: hostname(), pid: Deno.pid });
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    const logger = createLogger("info");
+    logger.fatal({ variable: err.variable }, err.message);
+    return await exit(logger, 2);
+  }
+  const logger = createLogger(config.logLevel, { instance: config.instanceId });
+  logger.info({ instance: config.instanceId }, "Orchestrator starting...");
+
+  let embedded: EmbeddedServer | undefined;
+  let url = config.database?.url;
+  if (!url) {
+    logger.info(
+      { dataDir: config.dataDir, port: config.embeddedPort },
+      "No DATABASE_URL or DATABASE_HOST: starting an embedded PostgreSQL",
+    );
+    try {
+      embedded = await startEmbedded({
+        dataDir: config.dataDir,
+        port: config.embeddedPort,
+        logger,
+      });
+    } catch (err) {
+      logger.fatal({ err: (err as Error).message }, "Embedded PostgreSQL failed to start");
+      return await exit(logger, 1);
+    }
+    url = embedded.url;
+  }
+
+  const sql = createSql(url, { max: config.dbPoolSize, logger });
+  try {
+    await waitForDatabase(sql, { logger });
+  } catch (err) {
+    logger.fatal({ err: String(err) }, "Database unreachable");
+    await embedded?.stop();
+    return await exit(logger, 1);
+  }
+  logger.info("Database connection verified");
+  if (config.migrate) {
+    const applied = await migrate(sql);
+    if (applied.length) logger.info({ applied }, "Migrations applied");
+  }
+
+  let listening = false;
+  const orchestrator = createOrchestrator({ config, sql, databaseUrl: url, logger });
+  orchestrator.supervisor.actor.subscribe((s) => {
+    listening = s.matches({ running: { connection: "listening" } });
+  });
+
+  let server: Deno.HttpServer | undefined;
+  if (config.admin.enabled) {
+    const app = createAdminApp({ sql, listening: () => listening });
+    server = Deno.serve({
+      hostname: config.admin.host,
+      port: config.admin.port,
+      onListen: (addr) =>
+        logger.info({ url: `http://${addr.hostname}:${addr.port}` }, "Admin API listening"),
+    }, app.fetch);
+  }
+  orchestrator.start();
+
+  let stopping = false;
+  const shutdown = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, "Shutting down: draining in-flight sagas");
+    await orchestrator.stop();
+    logger.info("Leases released");
+    await server?.shutdown();
+    await sql.end({ timeout: 5 });
+    await embedded?.stop();
+    logger.info("Stopped");
+    await exit(logger, 0);
+  };
+  Deno.addSignalListener("SIGINT", () => void shutdown("SIGINT"));
+  Deno.addSignalListener("SIGTERM", () => void shutdown("SIGTERM"));
+}
+
+await main();

@@ -1,0 +1,143 @@
+// Executes one saga step against its downstream service: one HTTP attempt,
+// traced, bounded by a timeout, classified into a StepOutput. Retrying is the
+// machine's job; this only tells it how long to wait.
+
+import {
+  type Context,
+  context,
+  isSpanContextValid,
+  propagation,
+  type Span,
+  SpanKind,
+  SpanStatusCode,
+  trace,
+} from "@opentelemetry/api";
+import type { StepInput, StepOutput } from "../../machines/order_types.ts";
+import { retryDelayMs, type RetryPolicy } from "./backoff.ts";
+import { type ClassifiedResponse, classifyResponse } from "./classify.ts";
+import { readBody } from "./read_body.ts";
+import { buildStepRequest, type ServiceUrls, type StepRequest } from "./step_requests.ts";
+
+export interface CallStepOptions {
+  urls: ServiceUrls;
+  /** Whole attempt, headers and body included. */
+  timeoutMs: number;
+  /** 0 for the first attempt of this step; drives the backoff. */
+  attempt: number;
+  retry: RetryPolicy;
+  /** The caller's cancellation (shutdown); its abort is rethrown, never classified. */
+  signal?: AbortSignal;
+  fetch?: typeof fetch;
+  random?: () => number;
+  now?: () => number;
+}
+
+type Attempt = ClassifiedResponse | { outcome: "transient"; reason: string; retryAfterMs?: never };
+
+const MAX_ERROR_LENGTH = 200;
+
+/**
+ * One attempt of `input.step`. Resolves with the outcome for every HTTP-level
+ * problem (status, timeout, refused connection); rejects only with the
+ * caller's abort reason.
+ */
+export async function callStep(input: StepInput, opts: CallStepOptions): Promise<StepOutput> {
+  opts.signal?.throwIfAborted();
+  const request = buildStepRequest(input, opts.urls);
+  const span = trace.getTracer("orchestrator").startSpan(`HTTP ${request.method} ${input.step}`, {
+    kind: SpanKind.CLIENT,
+    attributes: {
+      "http.request.method": request.method,
+      "url.full": request.url,
+      "saga.step": input.step,
+      "saga.order_id": input.order.orderId,
+    },
+  });
+  try {
+    const result = await attempt(input, request, span, opts);
+    if (result.outcome !== "ok") {
+      span.setStatus({ code: SpanStatusCode.ERROR, message: result.reason });
+    }
+    if (result.outcome !== "transient") return result;
+    const { retryAfterMs, ...rest } = result;
+    return {
+      ...rest,
+      retryInMs: retryDelayMs(opts.attempt, opts.retry, retryAfterMs, opts.random),
+    };
+  } finally {
+    span.end();
+  }
+}
+
+async function attempt(
+  input: StepInput,
+  request: StepRequest,
+  span: Span,
+  opts: CallStepOptions,
+): Promise<Attempt> {
+  const spanContext = trace.setSpan(context.active(), span);
+  const headers: Record<string, string> = {
+    "content-type": "application/json",
+    accept: "application/json",
+    // The service deduplicates on this: identical on every attempt, instance and restart.
+    "Idempotency-Key": `${input.order.orderId}:${input.step}`,
+  };
+  injectTraceContext(spanContext, span, headers);
+  const timeout = AbortSignal.timeout(opts.timeoutMs);
+  const signal = opts.signal ? AbortSignal.any([opts.signal, timeout]) : timeout;
+  const doFetch = opts.fetch ?? fetch;
+  try {
+    const response = await context.with(spanContext, () =>
+      doFetch(request.url, {
+        method: request.method,
+        headers,
+        body: request.body === undefined ? undefined : JSON.stringify(request.body),
+        // Following a redirect would replay a POST as GET, possibly to another host.
+        redirect: "manual",
+        signal,
+      }));
+    span.setAttribute("http.response.status_code", response.status);
+    const body = await readBody(response);
+    const result = classifyResponse(
+      input.step,
+      response.status,
+      body,
+      response.headers,
+      (opts.now ?? Date.now)(),
+    );
+    if (result.outcome !== "ok") span.setAttribute("error.type", String(response.status));
+    return result;
+  } catch (error) {
+    if (opts.signal?.aborted) {
+      span.setStatus({ code: SpanStatusCode.ERROR, message: "aborted by caller" });
+      throw opts.signal.reason;
+    }
+    span.recordException(error instanceof Error ? error : String(error));
+    span.setAttribute("error.type", error instanceof Error ? error.name : "Error");
+    return { outcome: "transient", reason: describeFailure(error, opts.timeoutMs) };
+  }
+}
+
+/**
+ * Without a registered propagator (no SDK, no OTEL_DENO) inject is a no-op;
+ * a valid span context still deserves a traceparent so services can correlate.
+ */
+function injectTraceContext(ctx: Context, span: Span, headers: Record<string, string>): void {
+  // Deno's built-in OpenTelemetry instruments fetch and appends its own
+  // traceparent (child of this span); a second one would make the header invalid.
+  if (trace.getTracerProvider() === Deno.telemetry?.tracerProvider) return;
+  propagation.inject(ctx, headers);
+  const sc = span.spanContext();
+  if (headers.traceparent === undefined && isSpanContextValid(sc)) {
+    const flags = (sc.traceFlags & 0xff).toString(16).padStart(2, "0");
+    headers.traceparent = `00-${sc.traceId}-${sc.spanId}-${flags}`;
+  }
+}
+
+function describeFailure(error: unknown, timeoutMs: number): string {
+  if (error instanceof DOMException && error.name === "TimeoutError") {
+    return `timeout after ${timeoutMs} ms`;
+  }
+  const message = error instanceof Error ? error.message : String(error);
+  return `network error: ${message}`.slice(0, MAX_ERROR_LENGTH);
+}

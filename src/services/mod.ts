@@ -1,0 +1,7 @@
+// The downstream step client: what the step executor needs, nothing more.
+
+export { callStep, type CallStepOptions } from "./http_client.ts";
+export { retryDelayMs, type RetryPolicy } from "./backoff.ts";
+export { type ClassifiedResponse, classifyResponse, parseRetryAfter } from "./classify.ts";
+export { buildStepRequest, type ServiceUrls, type StepRequest } from "./step_requests.ts";
+export { MAX_BODY_BYTES, readBody } from "./read_body.ts";

@@ -1,0 +1,49 @@
+// Reads a downstream response body defensively: the result is kept in saga
+// snapshots and logs, so it must be small and must never throw on odd content.
+
+/** What is kept of a body; downstream success bodies are far smaller. */
+export const MAX_BODY_BYTES = 4096;
+
+/**
+ * The body parsed as JSON when it is complete and valid JSON (whatever the
+ * content-type says), else its text cut to `maxBytes`; undefined when empty.
+ * Rejects only when the stream itself fails (timeout, reset).
+ */
+export async function readBody(
+  response: Response,
+  maxBytes: number = MAX_BODY_BYTES,
+): Promise<unknown> {
+  if (response.body === null) return undefined;
+  const reader = response.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  try {
+    while (size <= maxBytes) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      chunks.push(value);
+      size += value.byteLength;
+    }
+  } finally {
+    // Stops downloading an oversized body and frees the connection; a no-op once drained.
+    await reader.cancel().catch(() => {});
+  }
+  const truncated = size > maxBytes;
+  const bytes = new Uint8Array(Math.min(size, maxBytes));
+  let offset = 0;
+  for (const chunk of chunks) {
+    const part = chunk.subarray(0, bytes.length - offset);
+    bytes.set(part, offset);
+    offset += part.length;
+  }
+  const text = new TextDecoder().decode(bytes);
+  if (text.trim() === "") return undefined;
+  if (!truncated) {
+    try {
+      return JSON.parse(text);
+    } catch {
+      // Not JSON (an HTML error page, plain text): keep the text instead.
+    }
+  }
+  return text;
+}

@@ -1,0 +1,30 @@
+// An orchestrator instance inside the test process, on a test database and
+// the in-process sandbox services. Real PostgreSQL, real HTTP on loopback.
+import { loadConfig } from "../../src/config.ts";
+import { createOrchestrator } from "../../src/orchestrator.ts";
+import { createLogger } from "../../src/log.ts";
+import type { TestDatabase } from "./db.ts";
+
+export function startInProcess(
+  db: TestDatabase,
+  urls: { orders: string; inventory: string; payments: string },
+  env: Record<string, string> = {},
+) {
+  const config = loadConfig({
+    DATABASE_URL: db.url,
+    ORDERS_SERVICE_URL: urls.orders,
+    INVENTORY_SERVICE_URL: urls.inventory,
+    PAYMENTS_SERVICE_URL: urls.payments,
+    POLL_INTERVAL_MS: "1000",
+    RETRY_BASE_MS: "20",
+    RETRY_MAX_MS: "100",
+    LEASE_MS: "3000",
+    HTTP_TIMEOUT_MS: "2000",
+    INSTANCE_ID: `test-${crypto.randomUUID().slice(0, 6)}`,
+    ...env,
+  }, { hostname: "test", pid: Deno.pid });
+  const logger = createLogger(Deno.env.get("TEST_LOG_LEVEL") ?? "silent");
+  const orchestrator = createOrchestrator({ config, sql: db.sql, databaseUrl: db.url, logger });
+  orchestrator.start();
+  return { config, orchestrator, stop: () => orchestrator.stop() };
+}
