@@ -30,7 +30,16 @@ async function main() {
     return await exit(logger, 2);
   }
   const logger = createLogger(config.logLevel, { instance: config.instanceId });
-  logger.info({ instance: config.instanceId }, "Orchestrator starting...");
+  logger.info("Orchestrator starting...");
+
+  // Until the orchestrator runs, a signal just cleans up and exits.
+  let shutdown = async (signal: string) => {
+    logger.info({ signal }, "Interrupted during start-up");
+    await embedded?.stop();
+    await exit(logger, 0);
+  };
+  Deno.addSignalListener("SIGINT", () => void shutdown("SIGINT"));
+  Deno.addSignalListener("SIGTERM", () => void shutdown("SIGTERM"));
 
   let embedded: EmbeddedServer | undefined;
   let url = config.database?.url;
@@ -85,7 +94,7 @@ async function main() {
   orchestrator.start();
 
   let stopping = false;
-  const shutdown = async (signal: string) => {
+  shutdown = async (signal: string) => {
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, "Shutting down: draining in-flight sagas");
@@ -97,8 +106,6 @@ async function main() {
     logger.info("Stopped");
     await exit(logger, 0);
   };
-  Deno.addSignalListener("SIGINT", () => void shutdown("SIGINT"));
-  Deno.addSignalListener("SIGTERM", () => void shutdown("SIGTERM"));
 }
 
 await main();

