@@ -4,11 +4,13 @@ import { loadConfig } from "../../src/config.ts";
 import { createOrchestrator } from "../../src/orchestrator.ts";
 import { createLogger } from "../../src/log.ts";
 import type { TestDatabase } from "./db.ts";
+import type { OrchestratorDeps } from "../../src/orchestrator.ts";
 
 export function startInProcess(
   db: TestDatabase,
   urls: { orders: string; inventory: string; payments: string },
   env: Record<string, string> = {},
+  hooks?: OrchestratorDeps["hooks"],
 ) {
   const config = loadConfig({
     DATABASE_URL: db.url,
@@ -24,7 +26,19 @@ export function startInProcess(
     ...env,
   }, { hostname: "test", pid: Deno.pid });
   const logger = createLogger(Deno.env.get("TEST_LOG_LEVEL") ?? "silent");
-  const orchestrator = createOrchestrator({ config, sql: db.sql, databaseUrl: db.url, logger });
+  const orchestrator = createOrchestrator({
+    config,
+    sql: db.sql,
+    databaseUrl: db.url,
+    logger,
+    hooks,
+  });
   orchestrator.start();
-  return { config, orchestrator, stop: () => orchestrator.stop() };
+  const state = () => orchestrator.supervisor.actor.getSnapshot();
+  return {
+    config,
+    orchestrator,
+    listening: () => state().matches({ running: { connection: "listening" } }),
+    stop: () => orchestrator.stop(),
+  };
 }
