@@ -50,7 +50,7 @@ async function main() {
     );
     try {
       embedded = await startEmbedded({
-        dataDir: config.dataDir,
+        dataDir: `${config.dataDir}/pg`,
         port: config.embeddedPort,
         logger,
       });

@@ -118,8 +118,18 @@ export async function startEmbedded(
     onError: (m: unknown) => opts.logger.debug({ pg: String(m).trim() }, "postgres"),
   });
   if (!existsSync(`${dataDir}/PG_VERSION`)) {
-    Deno.mkdirSync(dirname(dataDir), { recursive: true });
-    await pg.initialise();
+    // initdb reads its password from a file in the temp dir: keep it inside
+    // our own data folder, so the process needs no write access elsewhere.
+    const tmp = `${dirname(dataDir)}/tmp`;
+    Deno.mkdirSync(tmp, { recursive: true });
+    const previous = Deno.env.get("TMPDIR");
+    Deno.env.set("TMPDIR", tmp);
+    try {
+      await pg.initialise();
+    } finally {
+      if (previous === undefined) Deno.env.delete("TMPDIR");
+      else Deno.env.set("TMPDIR", previous);
+    }
   }
   try {
     await pg.start();
