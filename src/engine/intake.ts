@@ -53,6 +53,7 @@ async function applyBatch(
   const newSagas = new Map<string, q.NewSaga>();
   const cancels: Array<q.CancelRequest & { eventId: string }> = [];
   let free = Math.max(0, opts.capacity());
+  let placed = 0;
   const result: IntakeResult = {
     events: events.length,
     started: 0,
@@ -66,6 +67,7 @@ async function applyBatch(
       const valid = validateEvent(ev.event_type, ev.order_id, ev.payload);
       if (valid.type === "OrderPlaced") {
         settle.set(ev.id, { id: ev.id, status: "PROCESSED", error: null, delay_ms: 0 });
+        placed++;
         if (newSagas.has(valid.order.orderId)) continue; // duplicate within the batch
         const { snapshot, pending } = startSaga(machine, {
           order: valid.order,
@@ -97,8 +99,7 @@ async function applyBatch(
   if (newSagas.size > 0) {
     const inserted = await q.insertSagas(tx, [...newSagas.values()], opts.instanceId, opts.leaseMs);
     result.started = inserted.length;
-    result.duplicates = events.filter((e) => e.event_type === "OrderPlaced").length -
-      result.dead - inserted.length;
+    result.duplicates = placed - inserted.length;
     result.claimed = inserted.filter((r) => r.claimed).map((r) => r.order_id);
   }
   if (cancels.length > 0) {

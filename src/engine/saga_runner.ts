@@ -61,6 +61,22 @@ export async function runSaga(
   deps: RunnerDeps,
   signal: AbortSignal,
 ): Promise<void> {
+  try {
+    await runTurns(row, deps, signal);
+  } catch (err) {
+    if (signal.aborted) return;
+    // A bug or a corrupt snapshot: park it for an operator instead of letting
+    // the lease expire and the next instance hit the same error forever.
+    const log = deps.logger.child({ order_id: row.order_id });
+    await park(row, deps, log, `unexpected error: ${(err as Error).message ?? err}`, "unknown");
+  }
+}
+
+async function runTurns(
+  row: q.ClaimedSaga,
+  deps: RunnerDeps,
+  signal: AbortSignal,
+): Promise<void> {
   const now = deps.now ?? Date.now;
   const log = deps.logger.child({ order_id: row.order_id });
   const machine = sagaMachine(row.machine_version);

@@ -1,0 +1,141 @@
+// The saga machine on its own: pure transitions, no database, no HTTP.
+import assert from "node:assert/strict";
+import { createActor, fromPromise, transition } from "xstate";
+import { orderSagaV1 } from "../../machines/order_saga.ts";
+import type { StepInput, StepName, StepOutput } from "../../machines/order_types.ts";
+import { pendingFrom, startSaga, statusOf } from "../../src/engine/saga_state.ts";
+
+const order = {
+  orderId: "7f000000-0000-4000-8000-0000000000e1",
+  customerId: "c1",
+  items: [{ sku: "A", quantity: 1, unitPriceCents: 100 }],
+  totalCents: 100,
+  currency: "USD",
+  authorizationId: "auth-1",
+};
+const budget = { forward: 3, confirm: 3, compensation: 2 };
+const ok: StepOutput = { outcome: "ok", status: 200 };
+const rejected: StepOutput = { outcome: "rejected", status: 409, reason: "no" };
+const transient: StepOutput = { outcome: "transient", status: 503, reason: "busy", retryInMs: 50 };
+
+/** Feeds outcomes per step; returns the steps called, in order, and the final snapshot. */
+function run(
+  outcomes: Partial<Record<StepName, StepOutput[]>>,
+  events: Record<number, { type: "CANCEL"; reason: string }> = {},
+) {
+  let { snapshot, pending } = startSaga(orderSagaV1, { order, budget });
+  const calls: StepName[] = [];
+  for (let turn = 0; turn < 100 && pending; turn++) {
+    let event: unknown;
+    if (events[turn]) {
+      event = events[turn];
+    } else if (pending.kind === "step") {
+      calls.push(pending.step);
+      event = {
+        type: `xstate.done.actor.${pending.invokeId}`,
+        output: outcomes[pending.step]?.shift() ?? ok,
+      };
+    } else {
+      event = pending.event;
+    }
+    const [next, actions] = transition(orderSagaV1, snapshot, event as never);
+    const p = pendingFrom(actions);
+    pending = p ?? (JSON.stringify(next.value) === JSON.stringify(snapshot.value) ? pending : null);
+    snapshot = next;
+  }
+  return { calls, snapshot, status: statusOf(snapshot) };
+}
+
+Deno.test("the happy path calls the four forward steps once each and completes", () => {
+  const r = run({});
+  assert.deepEqual(r.calls, ["createOrder", "reserveInventory", "capturePayment", "confirmOrder"]);
+  assert.equal(r.status, "COMPLETED");
+});
+
+Deno.test("a declined capture compensates newest first and voids last", () => {
+  const r = run({ capturePayment: [rejected] });
+  assert.deepEqual(r.calls.slice(3), ["releaseReservation", "cancelOrder", "voidPayment"]);
+  assert.equal(r.status, "CANCELLED");
+});
+
+Deno.test("out of stock undoes only the order and the authorization", () => {
+  const r = run({ reserveInventory: [rejected] });
+  assert.deepEqual(r.calls, ["createOrder", "reserveInventory", "cancelOrder", "voidPayment"]);
+});
+
+Deno.test("a transiently failing step that may have acted is compensated when its budget is spent", () => {
+  const r = run({ reserveInventory: [transient, transient, transient] });
+  assert.deepEqual(r.calls, [
+    "createOrder",
+    "reserveInventory",
+    "reserveInventory",
+    "reserveInventory",
+    "releaseReservation",
+    "cancelOrder",
+    "voidPayment",
+  ]);
+  assert.equal(r.status, "CANCELLED");
+});
+
+Deno.test("a capture that exhausts its retries parks instead of voiding", () => {
+  const r = run({ capturePayment: [transient, transient, transient] });
+  assert.equal(r.status, "NEEDS_ATTENTION");
+  assert.ok(!r.calls.includes("voidPayment"));
+  assert.equal(r.snapshot.context.parkedAt, "capturingPayment");
+});
+
+Deno.test("confirm is retried on rejection and never compensates", () => {
+  const r = run({ confirmOrder: [rejected, transient] });
+  assert.equal(r.status, "COMPLETED");
+  assert.deepEqual(r.calls.filter((c) => c === "confirmOrder").length, 3);
+  const parked = run({ confirmOrder: [rejected, rejected, rejected] });
+  assert.equal(parked.status, "NEEDS_ATTENTION");
+  assert.ok(!parked.calls.includes("voidPayment"));
+});
+
+Deno.test("a compensation that exhausts its budget parks, and RETRY resumes it", () => {
+  const r = run({ capturePayment: [rejected], voidPayment: [transient, transient] });
+  assert.equal(r.status, "NEEDS_ATTENTION");
+  assert.equal(r.snapshot.context.parkedAt, "voidingPayment");
+  const [resumed, actions] = transition(orderSagaV1, r.snapshot, { type: "RETRY" });
+  assert.equal(JSON.stringify(resumed.value), JSON.stringify({ voidingPayment: "calling" }));
+  assert.equal(pendingFrom(actions)?.kind, "step");
+});
+
+Deno.test("CANCEL before the pivot compensates; during the capture it is only noted", () => {
+  const before = run({}, { 1: { type: "CANCEL", reason: "changed mind" } });
+  assert.deepEqual(before.calls, ["createOrder", "cancelOrder", "voidPayment"]);
+  assert.equal(before.status, "CANCELLED");
+  const during = run({}, { 2: { type: "CANCEL", reason: "too late" } });
+  assert.equal(during.status, "COMPLETED");
+  assert.equal(during.snapshot.context.cancelReason, "too late");
+});
+
+Deno.test("the machine also runs under a live interpreter with provided step actors", async () => {
+  const seen: StepName[] = [];
+  const step = (name: StepName) =>
+    fromPromise<StepOutput, StepInput>(({ input }) => {
+      seen.push(input.step);
+      return Promise.resolve(name === "reserveInventory" ? rejected : ok);
+    });
+  const actor = createActor(
+    orderSagaV1.provide({
+      actors: {
+        createOrder: step("createOrder"),
+        reserveInventory: step("reserveInventory"),
+        capturePayment: step("capturePayment"),
+        confirmOrder: step("confirmOrder"),
+        releaseReservation: step("releaseReservation"),
+        cancelOrder: step("cancelOrder"),
+        voidPayment: step("voidPayment"),
+      },
+    }),
+    { input: { order, budget } },
+  );
+  const done = new Promise<string>((resolve) =>
+    actor.subscribe((s) => s.status === "done" && resolve(String(s.value)))
+  );
+  actor.start();
+  assert.equal(await done, "cancelled");
+  assert.deepEqual(seen, ["createOrder", "reserveInventory", "cancelOrder", "voidPayment"]);
+});
