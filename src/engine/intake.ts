@@ -15,6 +15,7 @@ import * as q from "../db/queries.ts";
 import type { Logger } from "../log.ts";
 import { PoisonEventError } from "../errors.ts";
 import { validateEvent } from "./validate.ts";
+import { crashPoint } from "../crash_points.ts";
 import { persistable, startSaga, stateName } from "./saga_state.ts";
 import { CURRENT_SAGA_VERSION, sagaMachine } from "../../machines/registry.ts";
 import type { RetryBudget } from "../../machines/order_saga.ts";
@@ -129,6 +130,7 @@ async function applyBatch(
       }
     }
   }
+  crashPoint("before_settle_outbox");
   await q.settleEvents(tx, [...settle.values()]);
   return result;
 }
@@ -138,6 +140,7 @@ export async function runIntake(opts: IntakeOptions): Promise<IntakeResult> {
   try {
     return await opts.sql.begin(async (tx) => {
       const events = await q.claimOutbox(tx, opts.batchSize);
+      if (events.length > 0) crashPoint("after_claim_outbox");
       if (events.length === 0) {
         return { events: 0, started: 0, duplicates: 0, dead: 0, claimed: [] };
       }

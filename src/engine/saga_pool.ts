@@ -5,6 +5,7 @@ import type { Sql } from "../db/client.ts";
 import * as q from "../db/queries.ts";
 import type { Logger } from "../log.ts";
 import { type RunnerDeps, runSaga } from "./saga_runner.ts";
+import { crashPoint } from "../crash_points.ts";
 
 export interface PoolOptions extends RunnerDeps {
   sql: Sql;
@@ -42,6 +43,7 @@ export class SagaPool {
     const limit = this.free();
     if (limit === 0) return 0;
     const rows = await q.claimSagas(this.opts.sql, this.opts.instanceId, limit, this.opts.leaseMs);
+    if (rows.length > 0) crashPoint("after_claim_saga");
     for (const row of rows) this.#start(row);
     return rows.length;
   }
@@ -50,6 +52,7 @@ export class SagaPool {
   async adopt(orderIds: string[]): Promise<void> {
     if (orderIds.length === 0) return;
     const rows = await q.loadClaimedSagas(this.opts.sql, this.opts.instanceId, orderIds);
+    if (rows.length > 0) crashPoint("after_claim_saga");
     for (const row of rows) this.#start(row);
   }
 

@@ -14,6 +14,7 @@ import type { Logger } from "../log.ts";
 import { sagaMachine } from "../../machines/registry.ts";
 import type { StepInput, StepOutput } from "../../machines/order_types.ts";
 import { SnapshotError } from "../errors.ts";
+import { crashPoint } from "../crash_points.ts";
 import {
   type Pending,
   pendingFrom,
@@ -132,7 +133,9 @@ async function runTurns(
         log.info({ step: pending.step }, "Step outcome already recorded; not calling again");
       } else {
         try {
+          crashPoint(`before_call:${pending.step}`);
           out = await deps.execute(pending.input, snap.context.attempts, signal);
+          crashPoint(`after_call:${pending.step}`);
         } catch (err) {
           if (signal.aborted) return; // lease lost or hard shutdown: someone resumes it
           throw err;
@@ -218,7 +221,9 @@ async function runTurns(
   async function persist(t: q.Transition) {
     for (let attempt = 1;; attempt++) {
       try {
+        crashPoint("before_persist");
         const [r] = await q.persistTransition(deps.sql, t);
+        crashPoint("after_persist");
         if (!r) {
           log.warn("Lease lost: another instance owns this saga now; stopping it here");
           return null;
