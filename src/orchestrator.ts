@@ -55,6 +55,7 @@ export function createOrchestrator(deps: OrchestratorDeps) {
         budget,
         capacity: () => pool.free(),
       });
+      if (r.started > 0) deps.hooks?.onStarted?.(r.started);
       await pool.adopt(r.claimed);
       intakeFull = r.events >= config.outboxBatchSize;
       if (!intakeFull) break;

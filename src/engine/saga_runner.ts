@@ -31,9 +31,24 @@ export type StoredPending =
   | Extract<Pending, { kind: "step" }>
   | { kind: "timer"; event: { type: string }; at: number };
 
+/** What one persisted transition looked like, for metrics, traces and the inspector. */
+export interface TransitionInfo {
+  orderId: string;
+  machineVersion: string;
+  /** Short name, as in saga_history.event: `capturePayment:ok`, `CANCEL`, `retry`, `RETRY`. */
+  name: string;
+  /** The XState event that was applied. */
+  event: { type: string } & Record<string, unknown>;
+  from: string;
+  to: string;
+  /** The persisted snapshot after the transition. */
+  snapshot: unknown;
+}
+
 export interface SagaHooks {
+  onStarted?(count: number): void;
   onStep?(step: string, outcome: string, seconds: number): void;
-  onTransition?(orderId: string, event: string, from: string, to: string): void;
+  onTransition?(info: TransitionInfo): void;
   onFinished?(status: string): void;
 }
 
@@ -177,13 +192,14 @@ async function runTurns(
     const leaving = nextStatus !== "RUNNING" || nextPending?.kind === "timer";
     const from = statePath(snap.value);
     const to = statePath(next.value);
+    const persistedNext = persistable(machine!, next);
 
     const result = await persist({
       orderId: row.order_id,
       me: deps.instanceId,
       epoch: epochRevision.epoch,
       revision: epochRevision.revision,
-      snapshot: persistable(machine!, next),
+      snapshot: persistedNext,
       state: stateName(next.value),
       status: nextStatus,
       pending: nextPending,
@@ -192,10 +208,20 @@ async function runTurns(
       clearRetry: event.type === "RETRY",
       lastError: null,
       step,
-      history: { event: historyEvent, from, to, detail },
+      // The applied event is kept whole, so a saga can be replayed exactly
+      // from its input and its history (e.g. into the Stately inspector).
+      history: { event: historyEvent, from, to, detail: { ...(detail ?? {}), event } },
     });
     if (!result) return;
-    deps.hooks?.onTransition?.(row.order_id, historyEvent, from, to);
+    deps.hooks?.onTransition?.({
+      orderId: row.order_id,
+      machineVersion: row.machine_version,
+      name: historyEvent,
+      event,
+      from,
+      to,
+      snapshot: persistedNext,
+    });
     epochRevision = { epoch: epochRevision.epoch, revision: result.revision };
     cancel = { requested: result.cancel_requested, reason: result.cancel_reason ?? "" };
     if (event.type === "RETRY") retryRequested = false;
