@@ -7,7 +7,7 @@ import type { Logger } from "./log.ts";
 import { runIntake } from "./engine/intake.ts";
 import { SagaPool } from "./engine/saga_pool.ts";
 import { createStepExecutor } from "./engine/step_executor.ts";
-import { createSupervisor } from "./engine/supervisor.ts";
+import { createSupervisor, type SupervisorDeps } from "./engine/supervisor.ts";
 import type { CycleOutput, WakeSource } from "../machines/supervisor.ts";
 import type { SagaHooks } from "./engine/saga_runner.ts";
 
@@ -17,6 +17,8 @@ export interface OrchestratorDeps {
   databaseUrl: string;
   logger: Logger;
   hooks?: SagaHooks & { onWake?(source: WakeSource): void };
+  /** Inspection observer for the supervisor actor (Stately inspector). */
+  inspect?: SupervisorDeps["inspect"];
 }
 
 /** Intake batches per cycle before yielding to the saga claim (fairness). */
@@ -77,6 +79,7 @@ export function createOrchestrator(deps: OrchestratorDeps) {
     runCycle,
     drain: () => pool.drain(config.shutdownGraceMs),
     onWake: deps.hooks?.onWake,
+    inspect: deps.inspect,
   });
 
   return {

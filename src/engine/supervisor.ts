@@ -1,6 +1,12 @@
 // Wires the pure supervisor machine (machines/supervisor.ts) to the world:
 // the LISTEN connection, the poll ticker, claim cycles and the drain.
-import { createActor, fromCallback, fromPromise } from "xstate";
+import {
+  createActor,
+  fromCallback,
+  fromPromise,
+  type InspectionEvent,
+  type Observer,
+} from "xstate";
 import {
   type SupervisorEvent,
   supervisorMachine,
@@ -18,6 +24,8 @@ export interface SupervisorDeps {
   runCycle(): Promise<CycleOutput>;
   drain(): Promise<void>;
   onWake?(source: WakeSource): void;
+  /** An XState inspection observer (e.g. the Stately inspector's `inspect`). */
+  inspect?: Observer<InspectionEvent> | ((event: InspectionEvent) => void);
 }
 
 export function createSupervisor(deps: SupervisorDeps) {
@@ -92,7 +100,7 @@ export function createSupervisor(deps: SupervisorDeps) {
     },
   });
 
-  const actor = createActor(machine);
+  const actor = createActor(machine, { inspect: deps.inspect });
   actor.subscribe({ error: (err) => log.error({ err: String(err) }, "Supervisor failed") });
   return {
     actor,
