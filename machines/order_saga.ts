@@ -69,6 +69,15 @@ export const STEP_STATES = {
 } as const satisfies Record<string, StepName>;
 export type StepStateName = keyof typeof STEP_STATES;
 
+/** The states a saga can be parked from (forward steps before the pivot compensate instead). */
+const PARKABLE = [
+  "capturingPayment",
+  "confirmingOrder",
+  "releasingReservation",
+  "cancellingOrder",
+  "voidingPayment",
+] as const satisfies readonly StepStateName[];
+
 // Step actors are placeholders: the runner executes invokes itself, and a live
 // interpreter (tests, inspector replays) must `provide()` real ones.
 const placeholder = fromPromise<StepOutput, StepInput>(() => {
@@ -113,8 +122,6 @@ const machine = setup({
     // A rejected compensation cannot be fixed by retrying: it parks at once.
     compensationRetryable: ({ context, event }) =>
       output(event).outcome !== "rejected" && context.attempts + 1 < context.budget.compensation,
-    succeededAfterCreate: ({ context, event }) =>
-      output(event).outcome === "ok" && context.touched.includes("createOrder"),
   },
   delays: {
     retryDelay: ({ context }) => context.retryInMs,
@@ -335,11 +342,8 @@ const machine = setup({
             src: "releaseReservation",
             input: stepInput("releaseReservation"),
             onDone: [
-              {
-                guard: "succeededAfterCreate",
-                target: "#orderSaga.cancellingOrder",
-              },
-              { guard: "succeeded", target: "#orderSaga.voidingPayment" },
+              // A reservation implies a created order, so the order is cancelled next.
+              { guard: "succeeded", target: "#orderSaga.cancellingOrder" },
               {
                 guard: "compensationRetryable",
                 target: "waiting",
@@ -418,7 +422,7 @@ const machine = setup({
     },
     needsAttention: {
       on: {
-        RETRY: (Object.keys(STEP_STATES) as StepStateName[]).map((state) => ({
+        RETRY: PARKABLE.map((state) => ({
           guard: { type: "parkedAt" as const, params: { state } },
           target: state,
           actions: "unpark" as const,

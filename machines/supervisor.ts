@@ -131,6 +131,7 @@ export const supervisorMachine = setup({
                 LISTEN_UP: { actions: assign({ again: true }) },
               },
               invoke: {
+                id: "claimCycle",
                 src: "claimCycle",
                 onDone: [
                   { guard: "moreWork", target: "claiming", reenter: true },
@@ -156,7 +157,7 @@ export const supervisorMachine = setup({
       },
     },
     draining: {
-      invoke: { src: "drain", onDone: "stopped", onError: "stopped" },
+      invoke: { id: "drain", src: "drain", onDone: "stopped", onError: "stopped" },
     },
     stopped: { type: "final" },
   },
