@@ -1,12 +1,19 @@
 // Every machine version that may still own a persisted snapshot. In-flight
 // sagas finish on the version they started with, so a version stays here
-// until no RUNNING or NEEDS_ATTENTION row names it (`deno task check-snapshots`).
+// until no RUNNING or NEEDS_ATTENTION row names it (`deno task check-snapshots`
+// tells). New sagas start on the current version.
 import { ORDER_SAGA_VERSION, orderSagaV1 } from "./order_saga.ts";
 import type { OrderSagaMachine } from "./order_saga.ts";
 
+/** The version this release starts new sagas on (unless another is registered as current). */
 export const CURRENT_SAGA_VERSION = ORDER_SAGA_VERSION;
 
 const versions = new Map<string, OrderSagaMachine>([[ORDER_SAGA_VERSION, orderSagaV1]]);
+let current = ORDER_SAGA_VERSION;
+
+export function currentSagaVersion(): string {
+  return current;
+}
 
 export function sagaMachine(version: string): OrderSagaMachine | undefined {
   return versions.get(version);
@@ -16,7 +23,21 @@ export function sagaVersions(): string[] {
   return [...versions.keys()];
 }
 
-/** For tests of version changes: register another version of the saga. */
-export function registerSagaVersion(version: string, machine: OrderSagaMachine): void {
+/**
+ * Registers another version (a new release of the saga, or a test's).
+ * With `current`, new sagas start on it; older versions stay registered.
+ */
+export function registerSagaVersion(
+  version: string,
+  machine: OrderSagaMachine,
+  opts: { current?: boolean } = {},
+): void {
   versions.set(version, machine);
+  if (opts.current) current = version;
+}
+
+/** Test support: forget a version (to simulate a release that dropped it). */
+export function unregisterSagaVersion(version: string): void {
+  versions.delete(version);
+  if (current === version) current = ORDER_SAGA_VERSION;
 }

@@ -17,7 +17,7 @@ import { PoisonEventError } from "../errors.ts";
 import { validateEvent } from "./validate.ts";
 import { crashPoint } from "../crash_points.ts";
 import { persistable, startSaga, stateName } from "./saga_state.ts";
-import { CURRENT_SAGA_VERSION, sagaMachine } from "../../machines/registry.ts";
+import { currentSagaVersion, sagaMachine } from "../../machines/registry.ts";
 import type { RetryBudget } from "../../machines/order_saga.ts";
 
 export interface IntakeOptions {
@@ -49,7 +49,8 @@ async function applyBatch(
   events: q.OutboxRow[],
   opts: IntakeOptions,
 ): Promise<IntakeResult> {
-  const machine = sagaMachine(CURRENT_SAGA_VERSION)!;
+  const version = currentSagaVersion();
+  const machine = sagaMachine(version)!;
   const settle = new Map<string, q.EventDisposition>();
   const newSagas = new Map<string, q.NewSaga>();
   const cancels: Array<q.CancelRequest & { eventId: string }> = [];
@@ -78,7 +79,7 @@ async function applyBatch(
           order_id: valid.order.orderId,
           state: stateName(snapshot.value),
           snapshot: persistable(machine, snapshot),
-          machine_version: CURRENT_SAGA_VERSION,
+          machine_version: version,
           pending,
           source_event_id: ev.id,
           claim: free-- > 0,

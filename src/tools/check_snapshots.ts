@@ -1,0 +1,59 @@
+// `deno task check-snapshots`: loads every unfinished saga (RUNNING or
+// NEEDS_ATTENTION) and checks that it still loads into its registered machine
+// version, and that its pending work still makes sense there. Run it before
+// a release that changes machines/: a saga that no longer loads would be
+// parked at its next step. Exits 1 and lists what fails.
+import type { Sql } from "../db/client.ts";
+import { sagaMachine } from "../../machines/registry.ts";
+import { restoreSnapshot, statePath } from "../engine/saga_state.ts";
+import { listUnfinishedSagas } from "../db/queries.ts";
+
+export interface SnapshotProblem {
+  order_id: string;
+  machine_version: string;
+  state: string;
+  reason: string;
+}
+
+export async function checkSnapshots(
+  sql: Sql,
+): Promise<{ checked: number; problems: SnapshotProblem[] }> {
+  const problems: SnapshotProblem[] = [];
+  let checked = 0;
+  for await (const rows of listUnfinishedSagas(sql).cursor(500)) {
+    for (const row of rows) {
+      checked++;
+      const problem = (reason: string) =>
+        problems.push({
+          order_id: row.order_id,
+          machine_version: row.machine_version,
+          state: row.state,
+          reason,
+        });
+      const machine = sagaMachine(row.machine_version);
+      if (!machine) {
+        problem(`machine version "${row.machine_version}" is not registered`);
+        continue;
+      }
+      let path: string;
+      try {
+        path = statePath(restoreSnapshot(machine, row.snapshot).value);
+      } catch (err) {
+        problem((err as Error).message);
+        continue;
+      }
+      const pending = row.pending as { kind?: string; step?: string } | null;
+      const node = machine.getStateNodeById(`${machine.id}.${path}`) as unknown as {
+        invoke: Array<{ src: unknown }>;
+        after: unknown[];
+      };
+      if (pending?.kind === "step" && !node.invoke.some((i) => i.src === pending.step)) {
+        problem(`pending step "${pending.step}" is not invoked by state "${path}"`);
+      }
+      if (pending?.kind === "timer" && node.after.length === 0) {
+        problem(`a retry timer is pending but state "${path}" has no delayed transition`);
+      }
+    }
+  }
+  return { checked, problems };
+}

@@ -1,0 +1,108 @@
+// Changing the saga machine: the snapshot check catches an incompatible edit,
+// and sagas already running finish on the version they started with.
+import assert from "node:assert/strict";
+import { createMachine } from "xstate";
+import { freshDatabase } from "./helpers/db.ts";
+import { placeOrder, sampleOrder, waitFor, waitForStatus } from "./helpers/orders.ts";
+import { startInProcess } from "./helpers/inprocess.ts";
+import { startSandbox } from "../src/sandbox/mod.ts";
+import { checkSnapshots } from "../src/tools/check_snapshots.ts";
+import { type OrderSagaMachine, orderSagaV1 } from "../machines/order_saga.ts";
+import { registerSagaVersion, unregisterSagaVersion } from "../machines/registry.ts";
+
+/** Deep copy of a machine config with a state renamed (functions kept as they are). */
+function renameState(value: unknown, from: string, to: string): unknown {
+  if (Array.isArray(value)) return value.map((v) => renameState(v, from, to));
+  if (typeof value === "string") return value === `#orderSaga.${from}` ? `#orderSaga.${to}` : value;
+  if (value && typeof value === "object" && Object.getPrototypeOf(value) === Object.prototype) {
+    return Object.fromEntries(
+      Object.entries(value).map(([k, v]) => [k === from ? to : k, renameState(v, from, to)]),
+    );
+  }
+  return value;
+}
+
+/**
+ * Version 2: `reservingInventory` is renamed `holdingStock`, and a new state
+ * `verifyingStock` sits between it and the capture.
+ */
+function sagaV2(): OrderSagaMachine {
+  const config = renameState(orderSagaV1.config, "reservingInventory", "holdingStock") as {
+    states: Record<string, unknown>;
+  };
+  const text = JSON.stringify(
+    config.states.holdingStock,
+    (_k, v) => typeof v === "function" ? "fn" : v,
+  );
+  assert.ok(text.includes("capturingPayment"));
+  const holding = config.states.holdingStock as {
+    states: { calling: { invoke: { onDone: Array<{ target?: string }> } } };
+  };
+  for (const t of holding.states.calling.invoke.onDone) {
+    if (t.target === "#orderSaga.capturingPayment") t.target = "#orderSaga.verifyingStock";
+  }
+  config.states.verifyingStock = { always: "capturingPayment" };
+  return createMachine(
+    config as never,
+    orderSagaV1.implementations as never,
+  ) as unknown as OrderSagaMachine;
+}
+
+Deno.test("a renamed state is caught by check-snapshots, and running sagas finish on their own version", async () => {
+  const db = await freshDatabase();
+  const sandbox = await startSandbox();
+  const o = startInProcess(db, sandbox.urls);
+  try {
+    // Three v1 sagas wait in reservingInventory (one 503 with Retry-After: 2 s).
+    const old = [sampleOrder(), sampleOrder(), sampleOrder()];
+    sandbox.inventory.setFaults({
+      rules: old.map((x) => ({
+        path: "/reservations",
+        orderId: x.order_id,
+        times: 1,
+        retryAfter: "2",
+      })),
+    });
+    for (const x of old) await placeOrder(db.sql, x);
+    await waitFor(async () => {
+      const [r] = await db.sql<{ n: number }[]>`
+        SELECT count(*)::int AS n FROM order_ledger WHERE state = 'reservingInventory'
+          AND pending->>'kind' = 'timer'`;
+      return r?.n === 3;
+    }, { what: "three sagas waiting in reservingInventory" });
+
+    // An in-place edit (v2 published under v1's name) strands them: the check says so.
+    unregisterSagaVersion("order-saga@1");
+    registerSagaVersion("order-saga@1", sagaV2());
+    const broken = await checkSnapshots(db.sql);
+    registerSagaVersion("order-saga@1", orderSagaV1);
+    assert.equal(broken.problems.length, 3);
+    assert.match(broken.problems[0]!.reason, /reservingInventory/);
+
+    // A proper release registers v2 as a new version, v1 stays: nothing is stranded.
+    registerSagaVersion("order-saga@2", sagaV2(), { current: true });
+    const ok = await checkSnapshots(db.sql);
+    assert.deepEqual(ok.problems, []);
+    assert.ok(ok.checked >= 3);
+
+    const fresh = sampleOrder();
+    await placeOrder(db.sql, fresh);
+    for (const x of [...old, fresh]) await waitForStatus(db.sql, x.order_id, ["COMPLETED"]);
+
+    const versions = await db.sql<{ order_id: string; machine_version: string }[]>`
+      SELECT order_id, machine_version FROM order_ledger`;
+    const byOrder = new Map(versions.map((r) => [r.order_id, r.machine_version]));
+    for (const x of old) assert.equal(byOrder.get(x.order_id), "order-saga@1");
+    assert.equal(byOrder.get(fresh.order_id), "order-saga@2");
+    const states = async (id: string) =>
+      (await db.sql<{ to_state: string }[]>`
+        SELECT to_state FROM saga_history WHERE order_id = ${id}`).map((r) => r.to_state);
+    assert.ok((await states(old[0]!.order_id)).some((s) => s.startsWith("reservingInventory")));
+    assert.ok((await states(fresh.order_id)).some((s) => s.startsWith("holdingStock")));
+  } finally {
+    unregisterSagaVersion("order-saga@2");
+    await o.stop();
+    await sandbox.close();
+    await db.drop();
+  }
+});
