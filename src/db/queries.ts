@@ -325,3 +325,22 @@ export async function nextWakeAt(sql: Db, me: string): Promise<Date | null> {
     ) AS at`;
   return row?.at ?? null;
 }
+
+// ---- Tools
+
+/** Every saga that has not finished, for `check-snapshots`. */
+export function listUnfinishedSagas(sql: Db) {
+  return sql<
+    {
+      order_id: string;
+      status: string;
+      state: string;
+      machine_version: string;
+      snapshot: { value: unknown; context: unknown };
+      pending: unknown;
+    }[]
+  >`
+    SELECT order_id, status, state, machine_version, snapshot, pending
+    FROM order_ledger WHERE status IN ('RUNNING', 'NEEDS_ATTENTION')
+    ORDER BY order_id`;
+}
