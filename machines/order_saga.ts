@@ -120,6 +120,9 @@ const machine = setup({
     touched: ({ context }, params: { step: ForwardStep }) => context.touched.includes(params.step),
     parkedAt: ({ context }, params: { state: StepStateName }) => context.parkedAt === params.state,
     // A rejected compensation cannot be fixed by retrying: it parks at once.
+    // The runner never delivers a CANCEL while a call is in doubt, so no
+    // attempt yet means the capture was never called: still before the pivot.
+    notTriedYet: ({ context }) => context.attempts === 0,
     compensationRetryable: ({ context, event }) =>
       output(event).outcome !== "rejected" && context.attempts + 1 < context.budget.compensation,
   },
@@ -245,8 +248,9 @@ const machine = setup({
         waiting: { after: { retryDelay: "calling" } },
       },
     },
-    // The pivot. A cancellation arriving now is only noted: if the capture is
-    // declined the saga compensates anyway; if it succeeds the order completes.
+    // The pivot. A cancellation before the first capture attempt compensates;
+    // after an attempt (whose effect may have happened) it is only noted: a
+    // declined capture compensates anyway, a successful one completes.
     // Exhausted retries leave the capture in doubt, so the saga is parked
     // rather than compensated (voiding a captured payment would be wrong).
     capturingPayment: {
@@ -255,6 +259,14 @@ const machine = setup({
       initial: "calling",
       states: {
         calling: {
+          // Not tried yet: a cancellation still compensates.
+          on: {
+            CANCEL: {
+              guard: "notTriedYet",
+              target: "#orderSaga.compensating",
+              actions: "recordCancel",
+            },
+          },
           invoke: {
             id: "capturePayment",
             src: "capturePayment",

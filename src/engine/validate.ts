@@ -48,7 +48,7 @@ export function validateEvent(
   orderIdColumn: string,
   payload: unknown,
 ): ValidEvent {
-  const size = JSON.stringify(payload ?? null).length;
+  const size = new TextEncoder().encode(JSON.stringify(payload ?? null)).length;
   if (size > MAX_PAYLOAD_BYTES) {
     throw new PoisonEventError(
       `payload is ${size} bytes, more than the ${MAX_PAYLOAD_BYTES} allowed`,

@@ -106,7 +106,20 @@ Deno.test("CANCEL before the pivot compensates; during the capture it is only no
   const before = run({}, { 1: { type: "CANCEL", reason: "changed mind" } });
   assert.deepEqual(before.calls, ["createOrder", "cancelOrder", "voidPayment"]);
   assert.equal(before.status, "CANCELLED");
-  const during = run({}, { 2: { type: "CANCEL", reason: "too late" } });
+  // In capturingPayment with the capture never tried: still before the pivot.
+  const untried = run({}, { 2: { type: "CANCEL", reason: "just in time" } });
+  assert.deepEqual(untried.calls, [
+    "createOrder",
+    "reserveInventory",
+    "releaseReservation",
+    "cancelOrder",
+    "voidPayment",
+  ]);
+  assert.equal(untried.status, "CANCELLED");
+  // After a capture attempt whose outcome is unknown it may have happened: only noted.
+  const during = run({ capturePayment: [transient] }, {
+    3: { type: "CANCEL", reason: "too late" },
+  });
   assert.equal(during.status, "COMPLETED");
   assert.equal(during.snapshot.context.cancelReason, "too late");
 });
