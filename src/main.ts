@@ -13,6 +13,8 @@ import { type EmbeddedServer, startEmbedded } from "./db/embedded.ts";
 import { migrate } from "./db/migrate.ts";
 import { createOrchestrator } from "./orchestrator.ts";
 import { createAdminApp } from "./admin/app.ts";
+import { createMetrics } from "./metrics.ts";
+import { countPendingOutbox } from "./db/queries.ts";
 
 async function exit(logger: Logger, code: number): Promise<never> {
   await flushLogger(logger);
@@ -76,14 +78,33 @@ async function main() {
   }
 
   let listening = false;
-  const orchestrator = createOrchestrator({ config, sql, databaseUrl: url, logger });
+  const metrics = createMetrics({ logger });
+  const orchestrator = createOrchestrator({
+    config,
+    sql,
+    databaseUrl: url,
+    logger,
+    hooks: metrics.hooks,
+  });
   orchestrator.supervisor.actor.subscribe((s) => {
     listening = s.matches({ running: { connection: "listening" } });
+  });
+  metrics.observe({
+    inFlight: () => orchestrator.pool.size,
+    listening: () => listening,
+    outboxPending: () => countPendingOutbox(sql),
   });
 
   let server: Deno.HttpServer | undefined;
   if (config.admin.enabled) {
-    const app = createAdminApp({ sql, listening: () => listening });
+    const app = createAdminApp({
+      sql,
+      listening: () => listening,
+      metrics,
+      logger,
+      token: config.admin.token,
+      instanceId: config.instanceId,
+    });
     server = Deno.serve({
       hostname: config.admin.host,
       port: config.admin.port,

@@ -10,6 +10,7 @@ import { createStepExecutor } from "./engine/step_executor.ts";
 import { createSupervisor, type SupervisorDeps } from "./engine/supervisor.ts";
 import type { CycleOutput, WakeSource } from "../machines/supervisor.ts";
 import type { SagaHooks } from "./engine/saga_runner.ts";
+import { annotateCycle, traceCycle, withTransitionSpans } from "./telemetry.ts";
 
 export interface OrchestratorDeps {
   config: Config;
@@ -41,7 +42,7 @@ export function createOrchestrator(deps: OrchestratorDeps) {
     }),
     wakeAt: (at) => supervisor.schedule(at),
     onCapacity: () => supervisor.wake("capacity"),
-    hooks: deps.hooks,
+    hooks: withTransitionSpans(deps.hooks),
   });
 
   async function runCycle(): Promise<CycleOutput> {
@@ -64,6 +65,7 @@ export function createOrchestrator(deps: OrchestratorDeps) {
     }
     const free = pool.free();
     const claimed = await pool.claim();
+    annotateCycle({ sagas_claimed: claimed, in_flight: pool.size });
     const more = intakeFull || (free > 0 && claimed >= free);
     return {
       more,
@@ -76,7 +78,7 @@ export function createOrchestrator(deps: OrchestratorDeps) {
     databaseUrl: deps.databaseUrl,
     listen: config.listen,
     pollIntervalMs: config.pollIntervalMs,
-    runCycle,
+    runCycle: () => traceCycle(config.instanceId, runCycle),
     drain: () => pool.drain(config.shutdownGraceMs),
     onWake: deps.hooks?.onWake,
     inspect: deps.inspect,

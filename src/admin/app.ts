@@ -1,30 +1,68 @@
-// The admin HTTP API (SPEC §7). Health routes need no auth.
+// The admin HTTP API (SPEC §7), composed from one small module per concern:
+//   /healthz /readyz   health.ts    open
+//   /sagas…            sagas.ts     bearer token when ADMIN_TOKEN is set (auth.ts)
+//   /machines…         machines.ts  〃
+//   /metrics           metrics.ts   〃
+//   /                  the admin page (placeholder until it is mounted)
+// One onError turns every failure into JSON `{"error": …}`: HTTPException
+// keeps its status; anything else is logged and answered 500 "internal
+// error", never with a stack trace.
 import { Hono } from "hono";
 import { HTTPException } from "hono/http-exception";
+import { methodNotAllowed } from "hono/method-not-allowed";
 import type { Sql } from "../db/client.ts";
+import type { Logger } from "../log.ts";
+import { silentLogger } from "../log.ts";
+import type { Metrics } from "../metrics.ts";
+import { requireToken } from "./auth.ts";
+import { HEALTH_PATHS, healthRoutes } from "./health.ts";
+import { machineRoutes } from "./machines.ts";
+import { sagaRoutes } from "./sagas.ts";
 
 export interface AdminDeps {
   sql: Sql;
   listening: () => boolean;
+  metrics?: Metrics;
+  logger?: Logger;
+  /** ADMIN_TOKEN; undefined leaves the API open (config.ts allows that only on loopback). */
+  token?: string;
+  /** Names operator actions in saga_history.instance_id. */
+  instanceId?: string;
 }
 
-export function createAdminApp(deps: AdminDeps) {
+export function createAdminApp(deps: AdminDeps): Hono {
+  const logger = deps.logger ?? silentLogger;
   const app = new Hono();
+
   app.onError((err, c) => {
-    if (err instanceof HTTPException) return c.json({ error: err.message }, err.status);
+    if (err instanceof HTTPException) {
+      // A 5xx HTTPException is still ours to log; its message is safe to show.
+      if (err.status >= 500) logger.error({ err: err.message, path: c.req.path }, "Admin error");
+      return c.json({ error: err.message || "error" }, err.status);
+    }
+    logger.error(
+      { err: String(err), stack: (err as Error)?.stack, method: c.req.method, path: c.req.path },
+      "Admin API request failed",
+    );
     return c.json({ error: "internal error" }, 500);
   });
   app.notFound((c) => c.json({ error: "not found" }, 404));
 
-  app.get("/healthz", (c) => c.json({ status: "ok" }));
-  app.get("/readyz", async (c) => {
-    const listen = deps.listening();
-    try {
-      await deps.sql`SELECT 1`;
-      return c.json({ status: "ready", database: "ok", listen }, 200);
-    } catch {
-      return c.json({ status: "unavailable", database: "unreachable", listen }, 503);
-    }
+  app.use(requireToken(deps.token, HEALTH_PATHS));
+  app.use(methodNotAllowed({
+    app,
+    onMethodNotAllowed: (c, methods) =>
+      c.json({ error: "method not allowed" }, 405, { Allow: methods.join(", ") }),
+  }));
+
+  app.route("/", healthRoutes(deps));
+  app.route("/sagas", sagaRoutes({ sql: deps.sql, actor: `admin@${deps.instanceId ?? "api"}` }));
+  app.route("/machines", machineRoutes());
+  app.get("/metrics", async (c) => {
+    if (!deps.metrics) throw new HTTPException(404, { message: "metrics are not enabled" });
+    return c.body(await deps.metrics.render(), 200, { "content-type": deps.metrics.contentType });
   });
+  // The admin page is built separately and mounted here later.
+  app.get("/", (c) => c.json({ admin: "page pending" }));
   return app;
 }

@@ -326,6 +326,197 @@ export async function nextWakeAt(sql: Db, me: string): Promise<Date | null> {
   return row?.at ?? null;
 }
 
+// ---- Admin
+// Read models and operator actions behind the admin API (src/admin/).
+
+export type SagaStatus = "RUNNING" | "COMPLETED" | "CANCELLED" | "NEEDS_ATTENTION";
+export const SAGA_STATUSES: readonly SagaStatus[] = [
+  "RUNNING",
+  "COMPLETED",
+  "CANCELLED",
+  "NEEDS_ATTENTION",
+];
+
+/** Outbox events not yet applied (the partial index outbox_pending_idx makes this cheap). */
+export async function countPendingOutbox(sql: Db): Promise<number> {
+  const [row] = await sql<{ n: number }[]>`
+    SELECT count(*)::int AS n FROM outbox WHERE status = 'PENDING'`;
+  return row?.n ?? 0;
+}
+
+export interface SagaListItem {
+  order_id: string;
+  status: string;
+  state: string;
+  updated_at: Date;
+  /** updated_at in microseconds since the epoch, exact, for the keyset cursor. */
+  updated_us: string;
+}
+
+/**
+ * One page of sagas, newest first, keyset-paginated after (`afterUs`,
+ * `afterId`). One index range scan per status on order_ledger_status_idx
+ * (status, updated_at, order_id), merged: no extra index on this hot table.
+ */
+export function listSagas(
+  sql: Sql,
+  p: {
+    statuses: readonly SagaStatus[];
+    state: string | null;
+    after: { us: string; orderId: string } | null;
+    limit: number;
+  },
+) {
+  // Optional conditions are fragments, not `$n IS NULL OR …`: each shape gets
+  // its own prepared statement, so a generic plan never loses the index bound.
+  const byState = p.state === null ? sql`` : sql`AND state = ${p.state}`;
+  const after = p.after === null ? sql`` : sql`AND (updated_at, order_id) <
+    ('epoch'::timestamptz + ${p.after.us}::bigint * interval '1 microsecond',
+     ${p.after.orderId}::uuid)`;
+  return sql<SagaListItem[]>`
+    SELECT l.order_id, l.status, l.state, l.updated_at, l.updated_us
+    FROM unnest(${p.statuses as string[]}::text[]) AS s(status)
+    CROSS JOIN LATERAL (
+      SELECT order_id, status, state, updated_at,
+        (extract(epoch FROM updated_at) * 1000000)::bigint::text AS updated_us
+      FROM order_ledger
+      WHERE status = s.status ${byState} ${after}
+      ORDER BY updated_at DESC, order_id DESC
+      LIMIT ${p.limit}
+    ) AS l
+    ORDER BY l.updated_at DESC, l.order_id DESC
+    LIMIT ${p.limit}`;
+}
+
+export interface SagaDetailRow {
+  order_id: string;
+  status: string;
+  state: string;
+  machine_version: string;
+  snapshot: unknown;
+  last_error: string | null;
+  cancel_requested: boolean;
+  cancel_reason: string | null;
+  retry_requested: boolean;
+  lease_owner: string | null;
+  lease_until: Date | null;
+  created_at: Date;
+  updated_at: Date;
+}
+
+export async function getSaga(sql: Db, orderId: string): Promise<SagaDetailRow | undefined> {
+  const [row] = await sql<SagaDetailRow[]>`
+    SELECT order_id, status, state, machine_version, snapshot, last_error,
+      cancel_requested_at IS NOT NULL AS cancel_requested, cancel_reason,
+      retry_requested_at IS NOT NULL AS retry_requested, lease_owner, lease_until,
+      created_at, updated_at
+    FROM order_ledger WHERE order_id = ${orderId}`;
+  return row;
+}
+
+/** The saga's transitions, oldest first (capped: a page, not an export). */
+export function sagaHistory(sql: Db, orderId: string, limit: number) {
+  return sql<{ at: Date; event: string; from: string | null; to: string }[]>`
+    SELECT at, event, from_state AS from, to_state AS to FROM (
+      SELECT id, at, event, from_state, to_state FROM saga_history
+      WHERE order_id = ${orderId} ORDER BY id DESC LIMIT ${limit}
+    ) h ORDER BY id`;
+}
+
+export type AdminActionResult =
+  | { outcome: "not_found" }
+  | { outcome: "conflict"; status: string; state: string; reason: string }
+  | { outcome: "accepted"; status: string; state: string };
+
+interface LockedSaga {
+  status: string;
+  state: string;
+  machine_parked: boolean;
+  captured: boolean;
+}
+
+/** Locks the ledger row for an operator action (waits for a running persist to commit). */
+function lockSaga(tx: TransactionSql, orderId: string) {
+  return tx<LockedSaga[]>`
+    SELECT status, state,
+      snapshot->>'value' = 'needsAttention' AS machine_parked,
+      coalesce(snapshot->'context'->'touched' ? 'capturePayment', false) AS captured
+    FROM order_ledger WHERE order_id = ${orderId}
+    FOR UPDATE`;
+}
+
+/**
+ * Resumes a NEEDS_ATTENTION saga in one transaction. Parked by the machine
+ * (state needsAttention): ask the runner for a RETRY event. Parked by an
+ * unexpected error: just make it runnable, the runner resumes its pending
+ * work. Either way it is claimable now, and a NOTIFY wakes an instance at once.
+ */
+export function retrySaga(sql: Sql, orderId: string, actor: string): Promise<AdminActionResult> {
+  return sql.begin(async (tx): Promise<AdminActionResult> => {
+    const [row] = await lockSaga(tx, orderId);
+    if (!row) return { outcome: "not_found" };
+    if (row.status !== "NEEDS_ATTENTION") {
+      return {
+        outcome: "conflict",
+        status: row.status,
+        state: row.state,
+        reason: `saga is ${row.status}; only a NEEDS_ATTENTION saga can be retried`,
+      };
+    }
+    await tx`
+      UPDATE order_ledger SET
+        status = 'RUNNING',
+        retry_requested_at = CASE WHEN ${row.machine_parked}::boolean THEN now()
+          ELSE retry_requested_at END,
+        run_at = now(),
+        last_error = NULL,
+        revision = revision + 1,
+        updated_at = now()
+      WHERE order_id = ${orderId}`;
+    await tx`
+      INSERT INTO saga_history (order_id, event, from_state, to_state, instance_id, detail)
+      VALUES (${orderId}, 'AdminRetry', ${row.state}, ${row.state}, ${actor},
+        ${tx.json({ mode: row.machine_parked ? "RETRY event" : "resume pending work" })})`;
+    await tx`SELECT pg_notify('order_events', 'retry:' || ${orderId}::text)`;
+    return { outcome: "accepted", status: "RUNNING", state: row.state };
+  });
+}
+
+/**
+ * Requests a cancellation the normal way, as an OrderCancellationRequested
+ * outbox event (its trigger notifies), after checking under the row lock that
+ * the payment is not captured and the saga is still running.
+ */
+export function requestAdminCancel(
+  sql: Sql,
+  orderId: string,
+  reason: string,
+): Promise<AdminActionResult & { eventId?: string }> {
+  return sql.begin(async (tx): Promise<AdminActionResult & { eventId?: string }> => {
+    const [row] = await lockSaga(tx, orderId);
+    if (!row) return { outcome: "not_found" };
+    const why = row.status !== "RUNNING"
+      ? `saga is ${row.status}`
+      : row.captured || row.state === "confirmingOrder"
+      ? "payment already captured"
+      : null;
+    if (why) {
+      return {
+        outcome: "conflict",
+        status: row.status,
+        state: row.state,
+        reason: `${why}; it can no longer be cancelled`,
+      };
+    }
+    const [event] = await tx<{ id: string }[]>`
+      INSERT INTO outbox (order_id, event_type, payload)
+      VALUES (${orderId}, 'OrderCancellationRequested',
+        ${tx.json({ order_id: orderId, reason })})
+      RETURNING id`;
+    return { outcome: "accepted", status: row.status, state: row.state, eventId: event?.id };
+  });
+}
+
 // ---- Tools
 
 /** Every saga that has not finished, for `check-snapshots`. */

@@ -24,7 +24,9 @@ export class SagaPool {
   #claiming = true;
   #wasFull = false;
 
-  constructor(private readonly opts: PoolOptions) {}
+  constructor(private readonly opts: PoolOptions) {
+    this.opts = { ...opts, stopping: () => !this.#claiming };
+  }
 
   get size(): number {
     return this.#running.size;

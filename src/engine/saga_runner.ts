@@ -59,6 +59,8 @@ export interface RunnerDeps {
   execute(input: StepInput, attempt: number, signal: AbortSignal): Promise<StepOutput>;
   /** Ask the supervisor to wake up at this time (a retry deadline). */
   wakeAt(at: number): void;
+  /** True once shutdown began: finish the step in flight, start no new one. */
+  stopping?(): boolean;
   now?: () => number;
   hooks?: SagaHooks;
 }
@@ -115,6 +117,8 @@ async function runTurns(
   let cancelHandled = false;
 
   while (!signal.aborted) {
+    // Draining: what is persisted stands; releaseLeases hands it on.
+    if (deps.stopping?.()) return;
     let event: SagaEventObject;
     let step: q.Transition["step"] = null;
     let historyEvent: string;

@@ -1,0 +1,36 @@
+// Liveness and readiness; both open (no token) so orchestrators and load
+// balancers can probe them. Readiness asks the database with a short bound:
+// a probe must answer even while the database hangs.
+import { Hono } from "hono";
+import type { Sql } from "../db/client.ts";
+
+export const HEALTH_PATHS = ["/healthz", "/readyz"] as const;
+
+const READY_TIMEOUT_MS = 2000;
+
+export function healthRoutes(deps: { sql: Sql; listening: () => boolean }): Hono {
+  const app = new Hono();
+  app.get("/healthz", (c) => c.json({ status: "ok" }));
+  app.get("/readyz", async (c) => {
+    const listen = deps.listening();
+    if (await databaseAnswers(deps.sql)) {
+      return c.json({ status: "ready", database: "ok", listen }, 200);
+    }
+    return c.json({ status: "unavailable", database: "unreachable", listen }, 503);
+  });
+  return app;
+}
+
+async function databaseAnswers(sql: Sql): Promise<boolean> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    return await Promise.race([
+      sql`SELECT 1`.then(() => true),
+      new Promise<boolean>((resolve) => timer = setTimeout(() => resolve(false), READY_TIMEOUT_MS)),
+    ]);
+  } catch {
+    return false;
+  } finally {
+    clearTimeout(timer);
+  }
+}

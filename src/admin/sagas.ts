@@ -1,0 +1,140 @@
+// /sagas: list (filtered, keyset-paginated, newest first), one saga with its
+// history, and the two operator actions, retry and cancel. Every action runs
+// in one transaction under the ledger row's lock (src/db/queries.ts).
+import { Hono } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import { HTTPException } from "hono/http-exception";
+import type { Sql } from "../db/client.ts";
+import * as q from "../db/queries.ts";
+import { decodeCursor, encodeCursor } from "./cursor.ts";
+import { parseLimit, parseOrderId, parseState, parseStatus } from "./params.ts";
+
+export interface SagaRoutesDeps {
+  sql: Sql;
+  /** Written to saga_history.instance_id for operator actions. */
+  actor: string;
+}
+
+/** A page of a saga's history, not an export: the newest rows win. */
+const HISTORY_LIMIT = 1000;
+const MAX_BODY_BYTES = 16 * 1024;
+const MAX_REASON_LENGTH = 1000; // what intake accepts (src/engine/validate.ts)
+const DEFAULT_CANCEL_REASON = "cancelled by operator";
+
+export function sagaRoutes(deps: SagaRoutesDeps): Hono {
+  const { sql } = deps;
+  const app = new Hono();
+
+  app.get("/", async (c) => {
+    const status = parseStatus(c.req.query("status"));
+    const state = parseState(c.req.query("state"));
+    const limit = parseLimit(c.req.query("limit"));
+    const raw = c.req.query("cursor");
+    const after = raw === undefined || raw === "" ? null : decodeCursor(raw);
+    // One row more than asked tells whether another page exists.
+    const rows = await q.listSagas(sql, {
+      statuses: status ? [status] : q.SAGA_STATUSES,
+      state,
+      after,
+      limit: limit + 1,
+    });
+    const page = rows.slice(0, limit);
+    const last = page.at(-1);
+    return c.json({
+      items: page.map((r) => ({
+        order_id: r.order_id,
+        status: r.status,
+        state: r.state,
+        updated_at: r.updated_at,
+      })),
+      next_cursor: rows.length > limit && last
+        ? encodeCursor({ us: last.updated_us, orderId: last.order_id })
+        : null,
+    });
+  });
+
+  app.get("/:order_id", async (c) => {
+    const orderId = parseOrderId(c.req.param("order_id"));
+    const row = await q.getSaga(sql, orderId);
+    if (!row) throw new HTTPException(404, { message: `saga "${orderId}" not found` });
+    const history = await q.sagaHistory(sql, orderId, HISTORY_LIMIT);
+    return c.json({
+      order_id: row.order_id,
+      status: row.status,
+      state: row.state,
+      machine_version: row.machine_version,
+      snapshot: row.snapshot,
+      history,
+      last_error: row.last_error,
+      cancel_requested: row.cancel_requested,
+      cancel_reason: row.cancel_reason,
+      retry_requested: row.retry_requested,
+      lease_owner: row.lease_owner,
+      lease_until: row.lease_until,
+      created_at: row.created_at,
+      updated_at: row.updated_at,
+    });
+  });
+
+  const limitBody = bodyLimit({
+    maxSize: MAX_BODY_BYTES,
+    onError: () => {
+      throw new HTTPException(413, { message: `body larger than ${MAX_BODY_BYTES} bytes` });
+    },
+  });
+
+  app.post("/:order_id/retry", limitBody, async (c) => {
+    const orderId = parseOrderId(c.req.param("order_id"));
+    const r = await q.retrySaga(sql, orderId, deps.actor);
+    const state = settle(r, orderId);
+    return c.json({ order_id: orderId, action: "retry", accepted: true, state }, 202);
+  });
+
+  app.post("/:order_id/cancel", limitBody, async (c) => {
+    const orderId = parseOrderId(c.req.param("order_id"));
+    const reason = parseCancelBody(await c.req.text());
+    const r = await q.requestAdminCancel(sql, orderId, reason);
+    const state = settle(r, orderId);
+    return c.json({
+      order_id: orderId,
+      action: "cancel",
+      accepted: true,
+      state,
+      reason,
+      event_id: r.eventId ?? null,
+    }, 202);
+  });
+
+  return app;
+}
+
+/** Maps a refused action to its HTTP error; returns the saga's state when accepted. */
+function settle(r: q.AdminActionResult, orderId: string): string {
+  if (r.outcome === "not_found") {
+    throw new HTTPException(404, { message: `saga "${orderId}" not found` });
+  }
+  if (r.outcome === "conflict") throw new HTTPException(409, { message: r.reason });
+  return r.state;
+}
+
+/** The body is optional; when present it is `{"reason": string}`. */
+function parseCancelBody(text: string): string {
+  if (text.trim() === "") return DEFAULT_CANCEL_REASON;
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    throw new HTTPException(400, { message: "body must be JSON" });
+  }
+  if (typeof body !== "object" || body === null || Array.isArray(body)) {
+    throw new HTTPException(400, { message: 'body must be a JSON object like {"reason": "..."}' });
+  }
+  const reason = (body as Record<string, unknown>).reason;
+  if (reason === undefined || reason === null) return DEFAULT_CANCEL_REASON;
+  if (typeof reason !== "string" || reason.trim() === "" || reason.length > MAX_REASON_LENGTH) {
+    throw new HTTPException(400, {
+      message: `reason must be a non-empty string of at most ${MAX_REASON_LENGTH} characters`,
+    });
+  }
+  return reason;
+}

@@ -1,0 +1,167 @@
+// Prometheus metrics (SPEC §7) on a dedicated prom-client Registry, so a test
+// or a second orchestrator in one process never shares counters with another.
+// Counters and the step histogram are fed by the orchestrator hooks; the
+// gauges are read at scrape time. The outbox count is a database query that
+// must never fail or stall a scrape: on error or timeout it reports NaN and
+// `orchestrator_database_up 0`.
+import { Counter, Gauge, Histogram, Registry } from "prom-client";
+import type { SagaHooks } from "./engine/saga_runner.ts";
+import type { WakeSource } from "../machines/supervisor.ts";
+import type { Logger } from "./log.ts";
+
+export type MetricsHooks = Required<Pick<SagaHooks, "onStarted" | "onStep" | "onFinished">> & {
+  onWake(source: WakeSource): void;
+};
+
+export interface MetricsSources {
+  /** Sagas this instance is running now (the pool's size). */
+  inFlight?: () => number;
+  /** Whether LISTEN is connected. */
+  listening?: () => boolean;
+  /** Outbox events still PENDING; may reject (database down). */
+  outboxPending?: () => Promise<number>;
+}
+
+export interface Metrics {
+  readonly registry: Registry;
+  readonly contentType: string;
+  /** Feed these to createOrchestrator (they never throw). */
+  readonly hooks: MetricsHooks;
+  /** Late binding: the pool exists only once the orchestrator is built. */
+  observe(sources: MetricsSources): void;
+  render(): Promise<string>;
+}
+
+/** A scrape waits this long for the outbox count before giving up on it. */
+const OUTBOX_QUERY_TIMEOUT_MS = 1000;
+
+// Steps are HTTP calls with timeouts of seconds: buckets from 5 ms to 30 s.
+const STEP_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+
+const WAKE_SOURCES: WakeSource[] = ["notify", "poll", "relisten", "timer", "capacity", "start"];
+const FINISHED: string[] = ["COMPLETED", "CANCELLED", "NEEDS_ATTENTION"];
+
+export function createMetrics(opts: { logger?: Logger } = {}): Metrics {
+  const registry = new Registry();
+  let sources: MetricsSources = {};
+
+  const started = new Counter({
+    name: "orchestrator_sagas_started_total",
+    help: "Sagas started by this instance (one per accepted OrderPlaced).",
+    registers: [registry],
+  });
+  const finished = new Counter({
+    name: "orchestrator_sagas_finished_total",
+    help: "Sagas that reached a final or parked status on this instance.",
+    labelNames: ["status"],
+    registers: [registry],
+  });
+  const steps = new Counter({
+    name: "orchestrator_saga_steps_total",
+    help: "Downstream step calls by step and outcome (ok, rejected, transient).",
+    labelNames: ["step", "outcome"],
+    registers: [registry],
+  });
+  const stepDuration = new Histogram({
+    name: "orchestrator_step_duration_seconds",
+    help: "Duration of one downstream step call, in seconds.",
+    labelNames: ["step"],
+    buckets: STEP_BUCKETS,
+    registers: [registry],
+  });
+  const wakeups = new Counter({
+    name: "orchestrator_wakeups_total",
+    help: "Supervisor wake-ups by source (notify, poll, relisten, timer, capacity, start).",
+    labelNames: ["source"],
+    registers: [registry],
+  });
+  new Gauge({
+    name: "orchestrator_sagas_in_flight",
+    help: "Sagas this instance is running right now.",
+    registers: [registry],
+    collect() {
+      this.set(sources.inFlight?.() ?? 0);
+    },
+  });
+  new Gauge({
+    name: "orchestrator_listen_connected",
+    help: "1 while LISTEN on order_events is connected, 0 while polling only.",
+    registers: [registry],
+    collect() {
+      this.set(sources.listening?.() ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: "orchestrator_database_up",
+    help: "1 when the database answered this scrape's outbox query in time.",
+    registers: [registry],
+    async collect() {
+      this.set(Number.isNaN(await outboxOnce()) ? 0 : 1);
+    },
+  });
+  new Gauge({
+    name: "orchestrator_outbox_pending",
+    help: "Outbox events still PENDING (NaN when the database did not answer).",
+    registers: [registry],
+    async collect() {
+      this.set(await outboxOnce());
+    },
+  });
+
+  // Zero series up front: a rate() over a counter that appears late misses its first increase.
+  for (const source of WAKE_SOURCES) wakeups.inc({ source }, 0);
+  for (const status of FINISHED) finished.inc({ status }, 0);
+
+  // prom-client runs every collect() of a scrape at once: both gauges above
+  // share one query per scrape.
+  let scrape: Promise<number> | null = null;
+  function outboxOnce(): Promise<number> {
+    scrape ??= countOutbox().finally(() => scrape = null);
+    return scrape;
+  }
+
+  async function countOutbox(): Promise<number> {
+    if (!sources.outboxPending) return Number.NaN;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    try {
+      return await Promise.race([
+        sources.outboxPending(),
+        new Promise<number>((_, reject) => {
+          timer = setTimeout(() => reject(new Error("timed out")), OUTBOX_QUERY_TIMEOUT_MS);
+        }),
+      ]);
+    } catch (err) {
+      opts.logger?.warn({ err: String(err) }, "Metrics: outbox count unavailable");
+      return Number.NaN;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  // A metrics bug must never break a saga: the hooks swallow their own errors.
+  const safe = <A extends unknown[]>(f: (...args: A) => void) => (...args: A) => {
+    try {
+      f(...args);
+    } catch (err) {
+      opts.logger?.warn({ err: String(err) }, "Metrics hook failed");
+    }
+  };
+
+  return {
+    registry,
+    contentType: registry.contentType,
+    hooks: {
+      onStarted: safe((count: number) => started.inc(count)),
+      onStep: safe((step: string, outcome: string, seconds: number) => {
+        steps.inc({ step, outcome });
+        stepDuration.observe({ step }, seconds);
+      }),
+      onFinished: safe((status: string) => finished.inc({ status })),
+      onWake: safe((source: WakeSource) => wakeups.inc({ source })),
+    },
+    observe(s) {
+      sources = { ...sources, ...s };
+    },
+    render: () => registry.metrics(),
+  };
+}

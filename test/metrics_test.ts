@@ -1,0 +1,155 @@
+// Prometheus metrics: names and values fed by the orchestrator's hooks, the
+// scrape surviving a dead database, and the text validated by promtool.
+import assert from "node:assert/strict";
+import { createAdminApp } from "../src/admin/app.ts";
+import { countPendingOutbox } from "../src/db/queries.ts";
+import { createMetrics } from "../src/metrics.ts";
+import { startSandbox } from "../src/sandbox/mod.ts";
+import { promtoolCheck } from "./admin/_promtool.ts";
+import { freshDatabase } from "./helpers/db.ts";
+import { startInProcess } from "./helpers/inprocess.ts";
+import { placeOrder, sampleOrder, waitFor, waitForStatus } from "./helpers/orders.ts";
+
+/** The value of one sample, e.g. `orchestrator_sagas_finished_total{status="COMPLETED"}`. */
+function sample(text: string, series: string): number | undefined {
+  for (const line of text.split("\n")) {
+    if (line.startsWith("#")) continue;
+    const at = line.lastIndexOf(" ");
+    if (line.slice(0, at) === series) return Number(line.slice(at + 1));
+  }
+  return undefined;
+}
+
+Deno.test("metrics carry the SPEC names, count what the hooks report, and pass promtool", async () => {
+  const m = createMetrics();
+  let inFlight = 3;
+  m.observe({
+    inFlight: () => inFlight,
+    listening: () => true,
+    outboxPending: () => Promise.resolve(7),
+  });
+  m.hooks.onStarted(2);
+  m.hooks.onStep("capturePayment", "ok", 0.12);
+  m.hooks.onStep("capturePayment", "rejected", 0.03);
+  m.hooks.onStep("reserveInventory", "transient", 2);
+  m.hooks.onFinished("COMPLETED");
+  m.hooks.onWake("notify");
+  m.hooks.onWake("notify");
+  m.hooks.onWake("poll");
+
+  const text = await m.render();
+  await promtoolCheck(text);
+  for (
+    const [series, value] of [
+      ["orchestrator_sagas_started_total", 2],
+      ['orchestrator_sagas_finished_total{status="COMPLETED"}', 1],
+      ['orchestrator_sagas_finished_total{status="CANCELLED"}', 0],
+      ['orchestrator_saga_steps_total{step="capturePayment",outcome="ok"}', 1],
+      ['orchestrator_saga_steps_total{step="capturePayment",outcome="rejected"}', 1],
+      ['orchestrator_saga_steps_total{step="reserveInventory",outcome="transient"}', 1],
+      ["orchestrator_sagas_in_flight", 3],
+      ["orchestrator_outbox_pending", 7],
+      ["orchestrator_database_up", 1],
+      ["orchestrator_listen_connected", 1],
+      ['orchestrator_wakeups_total{source="notify"}', 2],
+      ['orchestrator_wakeups_total{source="poll"}', 1],
+      ['orchestrator_wakeups_total{source="timer"}', 0],
+      ['orchestrator_step_duration_seconds_count{step="capturePayment"}', 2],
+      ['orchestrator_step_duration_seconds_bucket{le="0.05",step="capturePayment"}', 1],
+      ['orchestrator_step_duration_seconds_bucket{le="+Inf",step="reserveInventory"}', 1],
+    ] as const
+  ) {
+    assert.equal(sample(text, series), value, series);
+  }
+  assert.match(text, /# TYPE orchestrator_step_duration_seconds histogram/);
+  assert.match(text, /# TYPE orchestrator_sagas_in_flight gauge/);
+
+  inFlight = 0;
+  assert.equal(sample(await m.render(), "orchestrator_sagas_in_flight"), 0);
+});
+
+Deno.test("a scrape succeeds while the database fails or hangs: outbox NaN, database_up 0", async () => {
+  const m = createMetrics();
+  m.observe({ outboxPending: () => Promise.reject(new Error("connection refused")) });
+  let text = await m.render();
+  await promtoolCheck(text);
+  assert.ok(Number.isNaN(sample(text, "orchestrator_outbox_pending")));
+  assert.equal(sample(text, "orchestrator_database_up"), 0);
+
+  m.observe({ outboxPending: () => new Promise(() => {}) });
+  const started = performance.now();
+  text = await m.render();
+  assert.ok(performance.now() - started < 3000, "a hanging query does not stall the scrape");
+  assert.equal(sample(text, "orchestrator_database_up"), 0);
+
+  // And recovers on the next scrape.
+  m.observe({ outboxPending: () => Promise.resolve(0) });
+  text = await m.render();
+  assert.equal(sample(text, "orchestrator_outbox_pending"), 0);
+  assert.equal(sample(text, "orchestrator_database_up"), 1);
+});
+
+Deno.test("a hook never throws into the saga, whatever it is given", () => {
+  const m = createMetrics();
+  m.hooks.onStep("capturePayment", "ok", Number.NaN);
+  m.hooks.onStarted(-1); // prom-client refuses to decrease a counter
+});
+
+Deno.test("GET /metrics on a running orchestrator counts real sagas and passes promtool", async () => {
+  const db = await freshDatabase();
+  const sandbox = await startSandbox();
+  const metrics = createMetrics();
+  const o = startInProcess(db, sandbox.urls, {}, metrics.hooks);
+  try {
+    metrics.observe({
+      inFlight: () => o.orchestrator.pool.size,
+      listening: o.listening,
+      outboxPending: () => countPendingOutbox(db.sql),
+    });
+    const ok = sampleOrder();
+    const declined = sampleOrder();
+    sandbox.payments.setFaults({
+      rules: [{
+        method: "POST",
+        path: "/payments/capture",
+        orderId: declined.order_id,
+        status: 402,
+      }],
+    });
+    // Subscribed first, so the orders arrive as notifications.
+    await waitFor(() => o.listening(), { what: "LISTEN" });
+    await placeOrder(db.sql, ok);
+    await placeOrder(db.sql, declined);
+    await waitForStatus(db.sql, ok.order_id, ["COMPLETED"]);
+    await waitForStatus(db.sql, declined.order_id, ["CANCELLED"]);
+
+    const app = createAdminApp({ sql: db.sql, listening: o.listening, metrics });
+    const res = await app.request("/metrics");
+    assert.equal(res.status, 200);
+    assert.match(res.headers.get("content-type") ?? "", /^text\/plain; version=0\.0\.4/);
+    const text = await res.text();
+    await promtoolCheck(text);
+    assert.equal(sample(text, "orchestrator_sagas_started_total"), 2);
+    assert.equal(sample(text, 'orchestrator_sagas_finished_total{status="COMPLETED"}'), 1);
+    assert.equal(sample(text, 'orchestrator_sagas_finished_total{status="CANCELLED"}'), 1);
+    assert.equal(
+      sample(text, 'orchestrator_saga_steps_total{step="capturePayment",outcome="ok"}'),
+      1,
+    );
+    assert.equal(
+      sample(text, 'orchestrator_saga_steps_total{step="capturePayment",outcome="rejected"}'),
+      1,
+    );
+    assert.equal(sample(text, 'orchestrator_saga_steps_total{step="voidPayment",outcome="ok"}'), 1);
+    assert.equal(sample(text, 'orchestrator_step_duration_seconds_count{step="createOrder"}'), 2);
+    assert.ok((sample(text, 'orchestrator_wakeups_total{source="notify"}') ?? 0) >= 1);
+    assert.equal(sample(text, "orchestrator_outbox_pending"), 0);
+    assert.equal(sample(text, "orchestrator_database_up"), 1);
+    assert.equal(sample(text, "orchestrator_listen_connected"), 1);
+    assert.equal(sample(text, "orchestrator_sagas_in_flight"), 0);
+  } finally {
+    await o.stop();
+    await sandbox.close();
+    await db.drop();
+  }
+});
