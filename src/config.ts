@@ -26,6 +26,8 @@ export interface Config {
   retry: { baseMs: number; maxMs: number };
   maxAttempts: { forward: number; confirm: number; compensation: number };
   shutdownGraceMs: number;
+  /** Stately inspector WebSocket (opt-in). */
+  inspectUrl: string | undefined;
   dbPoolSize: number;
 }
 
@@ -153,6 +155,7 @@ export function loadConfig(env: Env, defaults: { hostname: string; pid: number }
       compensation: int(env, "COMPENSATION_MAX_ATTEMPTS", 20, 1, 1000),
     },
     shutdownGraceMs: int(env, "SHUTDOWN_GRACE_MS", 10_000, 0, 600_000),
+    inspectUrl: env.INSPECT_URL ? url(env, "INSPECT_URL", "", ["ws:", "wss:"]) : undefined,
     dbPoolSize: int(env, "DB_POOL_SIZE", 10, 1, 1000),
   };
 }

@@ -14,6 +14,7 @@ import { migrate } from "./db/migrate.ts";
 import { createOrchestrator } from "./orchestrator.ts";
 import { createAdminApp } from "./admin/app.ts";
 import { createMetrics } from "./metrics.ts";
+import { createInspection, withInspection } from "./inspect/mod.ts";
 import { countPendingOutbox } from "./db/queries.ts";
 
 async function exit(logger: Logger, code: number): Promise<never> {
@@ -79,12 +80,19 @@ async function main() {
 
   let listening = false;
   const metrics = createMetrics({ logger });
+  const inspection = config.inspectUrl
+    ? createInspection({ url: config.inspectUrl, logger })
+    : undefined;
+  if (inspection) {
+    logger.info({ url: config.inspectUrl }, "Streaming actors to the Stately inspector");
+  }
   const orchestrator = createOrchestrator({
     config,
     sql,
     databaseUrl: url,
     logger,
-    hooks: metrics.hooks,
+    hooks: inspection ? withInspection(metrics.hooks, inspection) : metrics.hooks,
+    inspect: inspection?.inspect,
   });
   orchestrator.supervisor.actor.subscribe((s) => {
     listening = s.matches({ running: { connection: "listening" } });
@@ -121,6 +129,7 @@ async function main() {
     logger.info({ signal }, "Shutting down: draining in-flight sagas");
     await orchestrator.stop();
     logger.info("Leases released");
+    await inspection?.stop();
     await server?.shutdown();
     await sql.end({ timeout: 5 });
     await embedded?.stop();

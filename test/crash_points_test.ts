@@ -40,7 +40,7 @@ async function runScenario(point: string | null): Promise<Outcome> {
     payment_authorization_id: "decline-1",
   });
   const ids = [happy.order_id, declined.order_id];
-  let first = startOrchestratorProcess({
+  const first = startOrchestratorProcess({
     ...env,
     INSTANCE_ID: "first",
     ...(point

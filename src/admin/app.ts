@@ -15,6 +15,7 @@ import type { Logger } from "../log.ts";
 import { silentLogger } from "../log.ts";
 import type { Metrics } from "../metrics.ts";
 import { requireToken } from "./auth.ts";
+import { mountAdminPage } from "./page/mod.ts";
 import { HEALTH_PATHS, healthRoutes } from "./health.ts";
 import { machineRoutes } from "./machines.ts";
 import { sagaRoutes } from "./sagas.ts";
@@ -48,6 +49,9 @@ export function createAdminApp(deps: AdminDeps): Hono {
   });
   app.notFound((c) => c.json({ error: "not found" }, 404));
 
+  // The page and its files hold no data: served before the token check, so a
+  // browser can load them and then ask the operator for the token.
+  mountAdminPage(app);
   app.use(requireToken(deps.token, HEALTH_PATHS));
   app.use(methodNotAllowed({
     app,
@@ -62,7 +66,5 @@ export function createAdminApp(deps: AdminDeps): Hono {
     if (!deps.metrics) throw new HTTPException(404, { message: "metrics are not enabled" });
     return c.body(await deps.metrics.render(), 200, { "content-type": deps.metrics.contentType });
   });
-  // The admin page is built separately and mounted here later.
-  app.get("/", (c) => c.json({ admin: "page pending" }));
   return app;
 }

@@ -91,11 +91,13 @@ Deno.test("unknown routes are 404 JSON and a wrong method is 405 JSON with Allow
   assert.deepEqual(await getRetry.json(), { error: "method not allowed" });
 });
 
-Deno.test("GET / is the page placeholder", async () => {
-  const app = createAdminApp({ sql: brokenSql, listening: () => true });
+Deno.test("GET / serves the admin page without a token, and the API still needs one", async () => {
+  const app = createAdminApp({ sql: brokenSql, listening: () => true, token: "secret" });
   const res = await app.request("/");
   assert.equal(res.status, 200);
-  assert.deepEqual(await res.json(), { admin: "page pending" });
+  assert.match(res.headers.get("content-type") ?? "", /text\/html/);
+  assert.match(await res.text(), /<html/i);
+  assert.equal((await app.request("/sagas")).status, 401);
 });
 
 Deno.test("GET /machines lists every saga version and the supervisor", async () => {
