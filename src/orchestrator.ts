@@ -59,7 +59,7 @@ export function createOrchestrator(deps: OrchestratorDeps) {
         capacity: () => pool.free(),
       });
       if (r.started > 0) deps.hooks?.onStarted?.(r.started);
-      await pool.adopt(r.claimed);
+      pool.adopt(r.claimed);
       intakeFull = r.events >= config.outboxBatchSize;
       if (!intakeFull) break;
     }

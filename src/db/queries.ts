@@ -207,16 +207,6 @@ export function claimSagas(sql: Db, me: string, limit: number, leaseMs: number) 
         FROM saga_step s WHERE s.order_id = l.order_id AND s.outcome = 'ok') AS done_steps`;
 }
 
-/** Loads the saga rows that intake just created already leased to us. */
-export function loadClaimedSagas(sql: Db, me: string, orderIds: string[]) {
-  return sql<ClaimedSaga[]>`
-    SELECT l.order_id, l.snapshot, l.machine_version, l.pending, l.lease_epoch, l.revision,
-      l.cancel_requested_at IS NOT NULL AS cancel_requested, l.cancel_reason,
-      l.retry_requested_at IS NOT NULL AS retry_requested, '{}'::jsonb AS done_steps
-    FROM order_ledger l
-    WHERE l.order_id = ANY(${orderIds}::uuid[]) AND l.lease_owner = ${me}`;
-}
-
 export interface Transition {
   orderId: string;
   me: string;

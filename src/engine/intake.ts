@@ -37,8 +37,8 @@ export interface IntakeResult {
   started: number;
   duplicates: number;
   dead: number;
-  /** Sagas inserted already leased to this instance: run them now. */
-  claimed: string[];
+  /** Sagas inserted already leased to this instance, as a claim returns them: run them now. */
+  claimed: q.ClaimedSaga[];
 }
 
 /** Delay before a cancellation for a saga that does not exist yet is retried. */
@@ -56,6 +56,8 @@ async function applyBatch(
   const cancels: Array<q.CancelRequest & { eventId: string }> = [];
   let free = Math.max(0, opts.capacity());
   let placed = 0;
+  let claimable: Array<{ order_id: string; lease_epoch: string; revision: string }> = [];
+  const appliedCancels = new Map<string, string>();
   const result: IntakeResult = {
     events: events.length,
     started: 0,
@@ -102,7 +104,7 @@ async function applyBatch(
     const inserted = await q.insertSagas(tx, [...newSagas.values()], opts.instanceId, opts.leaseMs);
     result.started = inserted.length;
     result.duplicates = placed - inserted.length;
-    result.claimed = inserted.filter((r) => r.claimed).map((r) => r.order_id);
+    claimable = inserted.filter((r) => r.claimed);
   }
   if (cancels.length > 0) {
     const outcome = await q.requestCancels(tx, cancels, opts.instanceId);
@@ -112,6 +114,9 @@ async function applyBatch(
       const ev = events.find((e) => e.id === c.eventId)!;
       if (known) {
         settle.set(c.eventId, { id: c.eventId, status: "PROCESSED", error: null, delay_ms: 0 });
+        if (byOrder.get(c.order_id)?.applied && !appliedCancels.has(c.order_id)) {
+          appliedCancels.set(c.order_id, c.reason);
+        }
       } else if (ev.attempts + 1 >= opts.maxAttempts) {
         settle.set(c.eventId, {
           id: c.eventId,
@@ -133,6 +138,23 @@ async function applyBatch(
   }
   crashPoint("before_settle_outbox");
   await q.settleEvents(tx, [...settle.values()]);
+  // Built from what we just wrote, so adopting them costs no query.
+  result.claimed = claimable.map((r) => {
+    const saga = newSagas.get(r.order_id)!;
+    const cancel = appliedCancels.get(r.order_id);
+    return {
+      order_id: r.order_id,
+      snapshot: saga.snapshot as q.ClaimedSaga["snapshot"],
+      machine_version: saga.machine_version,
+      pending: saga.pending,
+      lease_epoch: String(r.lease_epoch),
+      revision: String(r.revision),
+      cancel_requested: cancel !== undefined,
+      cancel_reason: cancel ?? null,
+      retry_requested: false,
+      done_steps: {},
+    };
+  });
   return result;
 }
 

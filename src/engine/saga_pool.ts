@@ -51,9 +51,7 @@ export class SagaPool {
   }
 
   /** Starts sagas intake inserted already leased to us. */
-  async adopt(orderIds: string[]): Promise<void> {
-    if (orderIds.length === 0) return;
-    const rows = await q.loadClaimedSagas(this.opts.sql, this.opts.instanceId, orderIds);
+  adopt(rows: q.ClaimedSaga[]): void {
     if (rows.length > 0) crashPoint("after_claim_saga");
     for (const row of rows) this.#start(row);
   }
