@@ -1,0 +1,68 @@
+// Command-line options of `deno task bench`.
+import { parseArgs } from "node:util";
+
+const USAGE = `usage: deno task bench [--quick] [--out FILE] [--repeats N] [--orders N]
+                       [--wake-orders N] [--memory-sagas N] [--peer-jobs N] [--data-dir DIR]
+
+  --quick            a short run: 1 repeat, fewer orders (figures are rough)
+  --out FILE         where the JSON goes, under .data/ (default .data/bench/results.json)
+  --repeats N        runs per figure (default 3; quick 1)
+  --orders N         orders per throughput run (default 2000; quick 200)
+  --wake-orders N    orders per wake-up latency run (default 200; quick 30)
+  --memory-sagas N   sagas waiting for the memory figure (default 10000; quick 500)
+  --peer-jobs N      graphile-worker jobs per run (default 20000; quick 2000)
+  --data-dir DIR     PostgreSQL data and logs, under .data/ (default .data/bench);
+                     graphile-worker and its Node are installed in .data/bench`;
+
+/** graphile-worker and its Node are installed here; default data dir and output too. */
+export const PEER_DIR = ".data/bench";
+
+export type BenchArgs = ReturnType<typeof parseBenchArgs>;
+
+export function parseBenchArgs() {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: Deno.args,
+      options: {
+        quick: { type: "boolean", default: false },
+        out: { type: "string", default: `${PEER_DIR}/results.json` },
+        "data-dir": { type: "string", default: PEER_DIR },
+        repeats: { type: "string" },
+        orders: { type: "string" },
+        "wake-orders": { type: "string" },
+        "memory-sagas": { type: "string" },
+        "peer-jobs": { type: "string" },
+        help: { type: "boolean", short: "h" },
+      },
+    });
+  } catch (err) {
+    console.error(`${(err as Error).message}\n\n${USAGE}`);
+    Deno.exit(2);
+  }
+  const v = parsed.values;
+  if (v.help) {
+    console.log(USAGE);
+    Deno.exit(0);
+  }
+  const int = (name: string, raw: string | undefined, fallback: number, min: number) => {
+    if (raw === undefined) return fallback;
+    const n = Number(raw);
+    if (!Number.isInteger(n) || n < min) {
+      console.error(`--${name}: expected an integer ≥ ${min}, got "${raw}"\n\n${USAGE}`);
+      Deno.exit(2);
+    }
+    return n;
+  };
+  const quick = v.quick;
+  return {
+    quick,
+    out: v.out,
+    dataDir: v["data-dir"].replace(/\/+$/, ""),
+    repeats: int("repeats", v.repeats, quick ? 1 : 3, 1),
+    orders: int("orders", v.orders, quick ? 200 : 2000, 10),
+    wakeOrders: int("wake-orders", v["wake-orders"], quick ? 30 : 200, 5),
+    memorySagas: int("memory-sagas", v["memory-sagas"], quick ? 500 : 10_000, 10),
+    peerJobs: int("peer-jobs", v["peer-jobs"], quick ? 2000 : 20_000, 10),
+  };
+}

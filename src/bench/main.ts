@@ -1,0 +1,197 @@
+// `deno task bench`: SPEC §10 in one process tree on one machine. An
+// embedded PostgreSQL, the reference services (zero added latency) and
+// orchestrator processes; every figure measured `--repeats` times (median and
+// min–max); a table on stdout and JSON at `--out`.
+//
+//   deno task bench [--quick] [--out .data/bench/results.json] [--repeats N] [--orders N]
+//     [--wake-orders N] [--memory-sagas N] [--peer-jobs N] [--data-dir DIR]
+import { resolve } from "node:path";
+import postgres from "postgres";
+import { ProcessGroup } from "../demo/processes.ts";
+import { ProgressLine } from "../demo/progress.ts";
+import { fmt } from "../demo/table.ts";
+import { type BenchEnv, startBenchEnv } from "./cluster.ts";
+import { measureCeiling } from "./ceiling.ts";
+import { describeMachine, loadAverage } from "./machine.ts";
+import { measureMemory } from "./memory.ts";
+import { installPeer, measurePeer } from "./peer.ts";
+import { parseBenchArgs, PEER_DIR } from "./args.ts";
+import { renderReport } from "./report.ts";
+import { assembleResults } from "./results.ts";
+import { percentile } from "./stats.ts";
+import { measureThroughput } from "./throughput.ts";
+import { measureWakeup } from "./wakeup.ts";
+
+const POLL_INTERVAL_MS = 100;
+const DB_POOL_SIZE = 10; // the orchestrator's default
+const SAGA_CONCURRENCY = 64; // the orchestrator's default
+const PEER_CONCURRENCY = 10;
+
+async function postgresVersion(adminUrl: string): Promise<string> {
+  const sql = postgres(adminUrl, { max: 1, onnotice: () => {} });
+  try {
+    const [row] = await sql<{ v: string }[]>`SELECT current_setting('server_version') AS v`;
+    return row?.v ?? "?";
+  } finally {
+    await sql.end({ timeout: 2 });
+  }
+}
+
+async function main(): Promise<number> {
+  const args = parseBenchArgs();
+  const startedAt = new Date().toISOString();
+  const progress = new ProgressLine(2000);
+  const group = new ProcessGroup({ 3: 12_000, 2: 3000, 1: 15_000 });
+  let signals = 0;
+  const onSignal = (signal: Deno.Signal) => () => {
+    if (++signals > 1) return group.killAll();
+    progress.log(`${signal}: stopping every process (again to kill them at once)…`);
+    group.stopAll().finally(() => Deno.exit(130));
+  };
+  for (const s of ["SIGINT", "SIGTERM", "SIGHUP"] as const) Deno.addSignalListener(s, onSignal(s));
+
+  const machine = await describeMachine();
+  machine.loadAverageBefore = await loadAverage();
+  console.log(
+    `Benchmark (${args.quick ? "quick" : "full"}): ${machine.cpuModel}, ${machine.cores} cores, ` +
+      `${machine.memoryGiB} GiB RAM`,
+  );
+  const R = args.repeats;
+  const phases = 9;
+  let phase = 0;
+  const status = (label: string, run: number, detail = "") =>
+    progress.update(
+      `[${phase}/${phases}] ${label} · run ${run}/${R}${detail ? ` · ${detail}` : ""}`,
+    );
+  const repeat = async <T>(label: string, fn: (run: number) => Promise<T>): Promise<T[]> => {
+    phase++;
+    const out: T[] = [];
+    for (let run = 1; run <= R; run++) {
+      status(label, run);
+      out.push(await fn(run));
+    }
+    progress.log(`✓ ${label}`);
+    return out;
+  };
+
+  let env: BenchEnv | undefined;
+  try {
+    progress.update("starting PostgreSQL and the reference services…");
+    env = await startBenchEnv(group, { dataDir: args.dataDir, logLevel: "warn" });
+    machine.postgres = await postgresVersion(env.db.adminUrl);
+    const e = env;
+    const peerDir = resolve(PEER_DIR);
+    const node = await installPeer(peerDir, (line) => progress.log(line));
+
+    const throughput = async (instances: number, label: string) =>
+      await repeat(label, (run) =>
+        measureThroughput(e, {
+          orders: args.orders,
+          instances,
+          timeoutMs: 600_000,
+          onProgress: (n) => status(label, run, `${n}/${args.orders} finished`),
+        }));
+    const one = await throughput(1, "throughput, 1 instance");
+    const two = await throughput(2, "throughput, 2 instances");
+
+    // Gaps long enough that each order finds the orchestrator idle.
+    const wakeup = async (listen: boolean, label: string) =>
+      await repeat(label, (run) =>
+        measureWakeup(e, {
+          orders: args.wakeOrders,
+          listen,
+          pollIntervalMs: POLL_INTERVAL_MS,
+          gapMs: [20, 60],
+          onProgress: (n) => status(label, run, `${n}/${args.wakeOrders} placed`),
+        }));
+    const notify = await wakeup(true, "wake-up latency, NOTIFY");
+    const polling = await wakeup(false, `wake-up latency, polling every ${POLL_INTERVAL_MS} ms`);
+
+    // The ceiling replays as many transitions per saga as the engine committed writes.
+    const writes = percentile(one.map((r) => r.cost.writeCommitsPerSaga), 50);
+    const transitionsPerSaga = Math.max(1, Math.round(writes));
+    const sample = one[0]!.sample;
+    const ceiling = async (connections: number) =>
+      await repeat(`ceiling, ${connections} connections`, () =>
+        measureCeiling(e, {
+          sagas: args.orders,
+          concurrency: connections,
+          transitionsPerSaga,
+          sample,
+        }));
+    const ceilingOne = { connections: DB_POOL_SIZE, runs: await ceiling(DB_POOL_SIZE) };
+    const ceilingTwo = { connections: 2 * DB_POOL_SIZE, runs: await ceiling(2 * DB_POOL_SIZE) };
+
+    const peer = async (batched: boolean) =>
+      await repeat(`graphile-worker, ${batched ? "batched" : "unbatched"}`, () =>
+        measurePeer(e, {
+          node,
+          peerDir,
+          jobs: args.peerJobs,
+          concurrency: PEER_CONCURRENCY,
+          batched,
+        }));
+    const unbatched = await peer(false);
+    const batched = await peer(true);
+
+    const memory = await repeat(
+      `memory, ${args.memorySagas} sagas waiting`,
+      (run) =>
+        measureMemory(e, {
+          sagas: args.memorySagas,
+          timeoutMs: 600_000,
+          onProgress: (n) =>
+            status(`memory, ${args.memorySagas} sagas waiting`, run, `${n} waiting on the capture`),
+        }),
+    );
+    progress.done();
+    machine.loadAverageAfter = await loadAverage();
+
+    const results = assembleResults(
+      { one, two, notify, polling, ceilingOne, ceilingTwo, unbatched, batched, memory },
+      {
+        mode: args.quick ? "quick" : "full",
+        startedAt,
+        machine,
+        transitionsPerSaga,
+        settings: {
+          repeats: R,
+          orders: args.orders,
+          wakeOrders: args.wakeOrders,
+          pollIntervalMs: POLL_INTERVAL_MS,
+          memorySagas: args.memorySagas,
+          peerJobs: args.peerJobs,
+          peerConcurrency: PEER_CONCURRENCY,
+          orchestratorLogLevel: e.logLevel,
+          dbPoolSize: DB_POOL_SIZE,
+          sagaConcurrency: SAGA_CONCURRENCY,
+        },
+      },
+    );
+    console.log(renderReport(results));
+    await Deno.mkdir(resolve(args.out, ".."), { recursive: true });
+    await Deno.writeTextFile(args.out, JSON.stringify(results, null, 2) + "\n");
+    console.log(
+      `\nJSON written to ${args.out} (took ${
+        fmt((Date.now() - Date.parse(startedAt)) / 1000, 0)
+      } s)`,
+    );
+    return 0;
+  } catch (err) {
+    progress.done();
+    if (signals > 0) return 130;
+    console.error(
+      `Benchmark failed: ${err instanceof Error ? err.stack ?? err.message : String(err)}`,
+    );
+    return 1;
+  } finally {
+    if (signals === 0) {
+      progress.update("stopping every process…", true);
+      await group.stopAll();
+      progress.done();
+    }
+  }
+}
+
+const code = await main();
+if (code !== 130) Deno.exit(code);

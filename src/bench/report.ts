@@ -1,0 +1,160 @@
+// The benchmark's results: their JSON shape and the printed table.
+import { fmt, table } from "../demo/table.ts";
+import type { Machine } from "./machine.ts";
+import type { Spread } from "./stats.ts";
+
+export interface LatencyPair {
+  p50Ms: Spread;
+  p99Ms: Spread;
+}
+
+export interface CeilingFigures {
+  connections: number;
+  sagasPerSecond: Spread;
+  commitsPerSecond: Spread;
+  writeCommitsPerSaga: Spread;
+  /** Achieved sagas/s divided by the ceiling's, run by run. */
+  ratio: Spread;
+}
+
+export interface BenchResults {
+  benchmark: "order-saga-orchestrator";
+  mode: "full" | "quick";
+  startedAt: string;
+  finishedAt: string;
+  machine: Machine;
+  settings: {
+    repeats: number;
+    orders: number;
+    wakeOrders: number;
+    pollIntervalMs: number;
+    memorySagas: number;
+    peerJobs: number;
+    peerConcurrency: number;
+    orchestratorLogLevel: string;
+    dbPoolSize: number;
+    sagaConcurrency: number;
+  };
+  results: {
+    throughput: { oneInstance: Spread; twoInstances: Spread };
+    stepsPerSecond: { oneInstance: Spread; twoInstances: Spread };
+    wakeup: { notify: LatencyPair; polling: LatencyPair };
+    endToEnd: { notify: LatencyPair; polling: LatencyPair };
+    cost: {
+      commitsPerSaga: Spread;
+      writeCommitsPerSaga: Spread;
+      rowsInsertedPerSaga: Spread;
+      rowsUpdatedPerSaga: Spread;
+    };
+    ceiling: {
+      transitionsPerSaga: number;
+      oneInstance: CeilingFigures;
+      twoInstances: CeilingFigures;
+    };
+    peer: {
+      name: string;
+      version: string;
+      node: string;
+      jobs: number;
+      concurrency: number;
+      unbatched: { jobsPerSecond: Spread };
+      batched: { jobsPerSecond: Spread };
+      /** Our downstream steps/s (1 instance) divided by graphile-worker's unbatched jobs/s. */
+      ratioUnbatched: Spread;
+      ratioBatched: Spread;
+    };
+    memory: {
+      sagas: number;
+      rssMiB: Spread;
+      peakMiB: Spread;
+      idleRssMiB: Spread;
+      secondsToWaiting: Spread;
+    };
+  };
+}
+
+function row(label: string, s: Spread, unit: string, digits = 1): string[] {
+  const range = s.runs.length > 1 ? `${fmt(s.min, digits)}–${fmt(s.max, digits)}` : "—";
+  return [label, fmt(s.median, digits), range, unit];
+}
+
+export function renderReport(r: BenchResults): string {
+  const m = r.machine;
+  const x = r.results;
+  const n = r.settings.repeats;
+  const lines = [
+    "",
+    `Benchmark (${r.mode}, ${n} run${n === 1 ? "" : "s"} per figure: median and min–max)`,
+    `Machine: ${m.cpuModel}, ${m.cores} cores, ${m.memoryGiB} GiB RAM; ${m.os}; ` +
+    `Deno ${m.deno}; PostgreSQL ${m.postgres ?? "?"} (embedded, same machine); ` +
+    `load average ${fmt(m.loadAverageBefore ?? NaN, 2)} at start, ${
+      fmt(m.loadAverageAfter ?? NaN, 2)
+    } at end`,
+    `Orchestrator: LOG_LEVEL=${r.settings.orchestratorLogLevel}, DB_POOL_SIZE=${r.settings.dbPoolSize}, ` +
+    `SAGA_CONCURRENCY=${r.settings.sagaConcurrency}; services with zero added latency`,
+    "",
+  ];
+  const rows: string[][] = [
+    row(
+      `sagas/s to COMPLETED, 1 instance (${r.settings.orders} orders)`,
+      x.throughput.oneInstance,
+      "sagas/s",
+    ),
+    row(`sagas/s to COMPLETED, 2 instances`, x.throughput.twoInstances, "sagas/s"),
+    row("downstream steps/s, 1 instance (4 per saga)", x.stepsPerSecond.oneInstance, "steps/s"),
+    row("downstream steps/s, 2 instances", x.stepsPerSecond.twoInstances, "steps/s"),
+    row("wake-up p50, NOTIFY (commit → first call)", x.wakeup.notify.p50Ms, "ms"),
+    row("wake-up p99, NOTIFY", x.wakeup.notify.p99Ms, "ms"),
+    row(
+      `wake-up p50, polling only (${r.settings.pollIntervalMs} ms)`,
+      x.wakeup.polling.p50Ms,
+      "ms",
+    ),
+    row("wake-up p99, polling only", x.wakeup.polling.p99Ms, "ms"),
+    row("end-to-end p50, NOTIFY (commit → COMPLETED)", x.endToEnd.notify.p50Ms, "ms"),
+    row("end-to-end p99, NOTIFY", x.endToEnd.notify.p99Ms, "ms"),
+    row("end-to-end p50, polling only", x.endToEnd.polling.p50Ms, "ms"),
+    row("end-to-end p99, polling only", x.endToEnd.polling.p99Ms, "ms"),
+    row("commits per saga (xact_commit, reads included)", x.cost.commitsPerSaga, "commits", 2),
+    row("write commits per saga (xids assigned)", x.cost.writeCommitsPerSaga, "commits", 2),
+    row("rows inserted per saga", x.cost.rowsInsertedPerSaga, "rows", 2),
+    row("rows updated per saga", x.cost.rowsUpdatedPerSaga, "rows", 2),
+    row(
+      `ceiling: same writes, ${x.ceiling.oneInstance.connections} connections`,
+      x.ceiling.oneInstance.sagasPerSecond,
+      "sagas/s",
+    ),
+    row("  ceiling commit rate", x.ceiling.oneInstance.commitsPerSecond, "commits/s"),
+    row("  achieved / ceiling, 1 instance", x.ceiling.oneInstance.ratio, "ratio", 2),
+    row(
+      `ceiling: same writes, ${x.ceiling.twoInstances.connections} connections`,
+      x.ceiling.twoInstances.sagasPerSecond,
+      "sagas/s",
+    ),
+    row("  ceiling commit rate", x.ceiling.twoInstances.commitsPerSecond, "commits/s"),
+    row("  achieved / ceiling, 2 instances", x.ceiling.twoInstances.ratio, "ratio", 2),
+    row(
+      `graphile-worker ${x.peer.version} no-op jobs/s, unbatched (${x.peer.concurrency} workers)`,
+      x.peer.unbatched.jobsPerSecond,
+      "jobs/s",
+    ),
+    row(
+      "graphile-worker no-op jobs/s, batched (local queue)",
+      x.peer.batched.jobsPerSecond,
+      "jobs/s",
+    ),
+    row("  our steps/s ÷ graphile-worker unbatched", x.peer.ratioUnbatched, "ratio", 2),
+    row("  our steps/s ÷ graphile-worker batched", x.peer.ratioBatched, "ratio", 2),
+    row(`RSS, ${x.memory.sagas} sagas waiting on a slow capture`, x.memory.rssMiB, "MiB"),
+    row("  peak RSS (VmHWM) at that point", x.memory.peakMiB, "MiB"),
+    row("  RSS idle, same process before the orders", x.memory.idleRssMiB, "MiB"),
+    row("  time until all were waiting", x.memory.secondsToWaiting, "s"),
+  ];
+  lines.push(table(["measurement", "median", "min–max", "unit"], rows));
+  lines.push("");
+  lines.push(
+    `Ceiling replay: ${x.ceiling.transitionsPerSaga} fenced transitions per saga plus intake ` +
+      `(batches of 100), the engine's own SQL, from one Deno client.`,
+  );
+  return lines.join("\n");
+}

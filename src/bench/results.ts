@@ -1,0 +1,113 @@
+// Turns the raw runs of every measurement into the results document:
+// median and min–max per figure, ratios paired run by run.
+import type { CeilingResult } from "./ceiling.ts";
+import type { Machine } from "./machine.ts";
+import type { MemoryResult } from "./memory.ts";
+import type { PeerResult } from "./peer.ts";
+import type { BenchResults, CeilingFigures } from "./report.ts";
+import { mapSpread, type Spread, spread } from "./stats.ts";
+import type { ThroughputResult } from "./throughput.ts";
+import type { LatencyResult } from "./wakeup.ts";
+
+/** Downstream calls of a happy saga: createOrder, reserveInventory, capturePayment, confirmOrder. */
+export const STEPS_PER_SAGA = 4;
+
+export interface RawRuns {
+  one: ThroughputResult[];
+  two: ThroughputResult[];
+  notify: LatencyResult[];
+  polling: LatencyResult[];
+  ceilingOne: { connections: number; runs: CeilingResult[] };
+  ceilingTwo: { connections: number; runs: CeilingResult[] };
+  unbatched: PeerResult[];
+  batched: PeerResult[];
+  memory: MemoryResult[];
+}
+
+export interface Meta {
+  mode: BenchResults["mode"];
+  startedAt: string;
+  machine: Machine;
+  transitionsPerSaga: number;
+  settings: BenchResults["settings"];
+}
+
+const of = <T>(runs: T[], f: (run: T) => number): Spread => spread(runs.map(f));
+
+/** Pairs run i of `a` with run i of `b` (cycling when counts differ). */
+const paired = <A, B>(a: A[], b: B[], f: (a: A, b: B) => number): Spread =>
+  spread(b.map((y, i) => f(a[i % a.length]!, y)));
+
+function ceiling(
+  c: RawRuns["ceilingOne"],
+  achieved: ThroughputResult[],
+): CeilingFigures {
+  return {
+    connections: c.connections,
+    sagasPerSecond: of(c.runs, (r) => r.sagasPerSecond),
+    commitsPerSecond: of(c.runs, (r) => r.commitsPerSecond),
+    writeCommitsPerSaga: of(c.runs, (r) => r.cost.writeCommitsPerSaga),
+    ratio: paired(achieved, c.runs, (a, r) => a.sagasPerSecond / r.sagasPerSecond),
+  };
+}
+
+function latency(runs: LatencyResult[], which: "wake" | "e2e") {
+  return which === "wake"
+    ? { p50Ms: of(runs, (r) => r.wakeP50Ms), p99Ms: of(runs, (r) => r.wakeP99Ms) }
+    : { p50Ms: of(runs, (r) => r.e2eP50Ms), p99Ms: of(runs, (r) => r.e2eP99Ms) };
+}
+
+export function assembleResults(raw: RawRuns, meta: Meta): BenchResults {
+  const sagasOne = of(raw.one, (r) => r.sagasPerSecond);
+  const sagasTwo = of(raw.two, (r) => r.sagasPerSecond);
+  const stepsOne = mapSpread(sagasOne, (v) => v * STEPS_PER_SAGA);
+  const stepsPerJob = (peer: PeerResult[]) =>
+    paired(raw.one, peer, (t, p) => (t.sagasPerSecond * STEPS_PER_SAGA) / p.jobsPerSecond);
+  const peer = raw.unbatched[0]!;
+  return {
+    benchmark: "order-saga-orchestrator",
+    mode: meta.mode,
+    startedAt: meta.startedAt,
+    finishedAt: new Date().toISOString(),
+    machine: meta.machine,
+    settings: meta.settings,
+    results: {
+      throughput: { oneInstance: sagasOne, twoInstances: sagasTwo },
+      stepsPerSecond: {
+        oneInstance: stepsOne,
+        twoInstances: mapSpread(sagasTwo, (v) => v * STEPS_PER_SAGA),
+      },
+      wakeup: { notify: latency(raw.notify, "wake"), polling: latency(raw.polling, "wake") },
+      endToEnd: { notify: latency(raw.notify, "e2e"), polling: latency(raw.polling, "e2e") },
+      cost: {
+        commitsPerSaga: of(raw.one, (r) => r.cost.commitsPerSaga),
+        writeCommitsPerSaga: of(raw.one, (r) => r.cost.writeCommitsPerSaga),
+        rowsInsertedPerSaga: of(raw.one, (r) => r.cost.rowsInsertedPerSaga),
+        rowsUpdatedPerSaga: of(raw.one, (r) => r.cost.rowsUpdatedPerSaga),
+      },
+      ceiling: {
+        transitionsPerSaga: meta.transitionsPerSaga,
+        oneInstance: ceiling(raw.ceilingOne, raw.one),
+        twoInstances: ceiling(raw.ceilingTwo, raw.two),
+      },
+      peer: {
+        name: "graphile-worker",
+        version: peer.version,
+        node: peer.node,
+        jobs: peer.jobs,
+        concurrency: peer.concurrency,
+        unbatched: { jobsPerSecond: of(raw.unbatched, (p) => p.jobsPerSecond) },
+        batched: { jobsPerSecond: of(raw.batched, (p) => p.jobsPerSecond) },
+        ratioUnbatched: stepsPerJob(raw.unbatched),
+        ratioBatched: stepsPerJob(raw.batched),
+      },
+      memory: {
+        sagas: raw.memory[0]!.sagas,
+        rssMiB: of(raw.memory, (m) => m.rssMiB),
+        peakMiB: of(raw.memory, (m) => m.peakMiB),
+        idleRssMiB: of(raw.memory, (m) => m.idleRssMiB),
+        secondsToWaiting: of(raw.memory, (m) => m.secondsToWaiting),
+      },
+    },
+  };
+}

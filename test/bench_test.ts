@@ -1,0 +1,143 @@
+// `deno task bench --quick` with small counts writes JSON with every figure
+// present and finite. No wall-clock assertions: this machine's speed is not
+// under test.
+import assert from "node:assert/strict";
+
+const ROOT = new URL("../", import.meta.url);
+
+/** `deno run <flags> src/bench/main.ts`, taken from the bench task so the test uses its permissions. */
+function benchArgs(): string[] {
+  const deno = JSON.parse(Deno.readTextFileSync(new URL("deno.json", ROOT)));
+  const task = deno.tasks.bench;
+  const command: string = typeof task === "string" ? task : task.command;
+  return command.split(/\s+/).slice(1);
+}
+
+/** Dotted paths of every figure the JSON must have. Spreads have median, min, max, runs. */
+const SPREADS = [
+  "results.throughput.oneInstance",
+  "results.throughput.twoInstances",
+  "results.stepsPerSecond.oneInstance",
+  "results.stepsPerSecond.twoInstances",
+  "results.wakeup.notify.p50Ms",
+  "results.wakeup.notify.p99Ms",
+  "results.wakeup.polling.p50Ms",
+  "results.wakeup.polling.p99Ms",
+  "results.endToEnd.notify.p50Ms",
+  "results.endToEnd.notify.p99Ms",
+  "results.endToEnd.polling.p50Ms",
+  "results.endToEnd.polling.p99Ms",
+  "results.cost.commitsPerSaga",
+  "results.cost.writeCommitsPerSaga",
+  "results.cost.rowsInsertedPerSaga",
+  "results.cost.rowsUpdatedPerSaga",
+  "results.ceiling.oneInstance.sagasPerSecond",
+  "results.ceiling.oneInstance.commitsPerSecond",
+  "results.ceiling.oneInstance.writeCommitsPerSaga",
+  "results.ceiling.oneInstance.ratio",
+  "results.ceiling.twoInstances.sagasPerSecond",
+  "results.ceiling.twoInstances.commitsPerSecond",
+  "results.ceiling.twoInstances.writeCommitsPerSaga",
+  "results.ceiling.twoInstances.ratio",
+  "results.peer.unbatched.jobsPerSecond",
+  "results.peer.batched.jobsPerSecond",
+  "results.peer.ratioUnbatched",
+  "results.peer.ratioBatched",
+  "results.memory.rssMiB",
+  "results.memory.peakMiB",
+  "results.memory.idleRssMiB",
+  "results.memory.secondsToWaiting",
+];
+
+const NUMBERS = [
+  "machine.cores",
+  "machine.memoryGiB",
+  "results.ceiling.transitionsPerSaga",
+  "results.ceiling.oneInstance.connections",
+  "results.ceiling.twoInstances.connections",
+  "results.peer.jobs",
+  "results.peer.concurrency",
+  "results.memory.sagas",
+];
+
+const STRINGS = [
+  "machine.cpuModel",
+  "machine.postgres",
+  "results.peer.version",
+  "results.peer.node",
+];
+
+function at(obj: unknown, path: string): unknown {
+  return path.split(".").reduce<unknown>(
+    (
+      o,
+      key,
+    ) => (o !== null && typeof o === "object" ? (o as Record<string, unknown>)[key] : undefined),
+    obj,
+  );
+}
+
+function assertFinite(value: unknown, path: string) {
+  assert.equal(typeof value, "number", `${path} is not a number: ${JSON.stringify(value)}`);
+  assert.ok(Number.isFinite(value), `${path} is not finite: ${value}`);
+}
+
+/** Every number anywhere in `value` is finite. */
+function walk(value: unknown, path: string) {
+  if (typeof value === "number") assertFinite(value, path);
+  else if (Array.isArray(value)) value.forEach((v, i) => walk(v, `${path}[${i}]`));
+  else if (value !== null && typeof value === "object") {
+    for (const [k, v] of Object.entries(value)) walk(v, path ? `${path}.${k}` : k);
+  }
+}
+
+Deno.test("bench --quick writes JSON with every figure, all finite", async () => {
+  const id = crypto.randomUUID().slice(0, 8);
+  const dataDir = `.data/bench-test-${id}`;
+  const out = `${dataDir}/results.json`;
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      ...benchArgs(),
+      "--quick",
+      "--orders",
+      "60",
+      "--wake-orders",
+      "10",
+      "--memory-sagas",
+      "100",
+      "--peer-jobs",
+      "300",
+      "--data-dir",
+      dataDir,
+      "--out",
+      out,
+    ],
+    cwd: ROOT,
+    env: { NO_COLOR: "1" },
+    stdout: "piped",
+    stderr: "piped",
+  });
+  try {
+    const result = await child.output();
+    const text = new TextDecoder().decode(result.stdout) + new TextDecoder().decode(result.stderr);
+    assert.equal(result.code, 0, text);
+    assert.match(text, /sagas\/s to COMPLETED, 1 instance/);
+
+    const json = JSON.parse(await Deno.readTextFile(new URL(out, ROOT)));
+    assert.equal(json.mode, "quick");
+    for (const path of SPREADS) {
+      const s = at(json, path) as Record<string, unknown> | undefined;
+      assert.ok(s && typeof s === "object", `${path} missing`);
+      for (const key of ["median", "min", "max"]) assertFinite(s[key], `${path}.${key}`);
+      assert.ok(Array.isArray(s.runs) && s.runs.length >= 1, `${path}.runs empty`);
+    }
+    for (const path of NUMBERS) assertFinite(at(json, path), path);
+    for (const path of STRINGS) {
+      const v = at(json, path);
+      assert.ok(typeof v === "string" && v.length > 0, `${path} missing`);
+    }
+    walk(json, "");
+  } finally {
+    await Deno.remove(new URL(dataDir, ROOT), { recursive: true }).catch(() => {});
+  }
+});
