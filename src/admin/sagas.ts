@@ -48,7 +48,7 @@ export function sagaRoutes(deps: SagaRoutesDeps): Hono {
         updated_at: r.updated_at,
       })),
       next_cursor: rows.length > limit && last
-        ? encodeCursor({ us: last.updated_us, orderId: last.order_id })
+        ? encodeCursor({ us: last.sort_us, orderId: last.order_id })
         : null,
     });
   });

@@ -339,8 +339,8 @@ export interface SagaListItem {
   status: string;
   state: string;
   updated_at: Date;
-  /** updated_at in microseconds since the epoch, exact, for the keyset cursor. */
-  updated_us: string;
+  /** created_at in microseconds since the epoch, exact: the keyset cursor. */
+  sort_us: string;
 }
 
 /**
@@ -360,21 +360,21 @@ export function listSagas(
   // Optional conditions are fragments, not `$n IS NULL OR …`: each shape gets
   // its own prepared statement, so a generic plan never loses the index bound.
   const byState = p.state === null ? sql`` : sql`AND state = ${p.state}`;
-  const after = p.after === null ? sql`` : sql`AND (updated_at, order_id) <
+  const after = p.after === null ? sql`` : sql`AND (created_at, order_id) <
     ('epoch'::timestamptz + ${p.after.us}::bigint * interval '1 microsecond',
      ${p.after.orderId}::uuid)`;
   return sql<SagaListItem[]>`
-    SELECT l.order_id, l.status, l.state, l.updated_at, l.updated_us
+    SELECT l.order_id, l.status, l.state, l.updated_at, l.sort_us, l.created_at
     FROM unnest(${p.statuses as string[]}::text[]) AS s(status)
     CROSS JOIN LATERAL (
-      SELECT order_id, status, state, updated_at,
-        (extract(epoch FROM updated_at) * 1000000)::bigint::text AS updated_us
+      SELECT order_id, status, state, updated_at, created_at,
+        (extract(epoch FROM created_at) * 1000000)::bigint::text AS sort_us
       FROM order_ledger
       WHERE status = s.status ${byState} ${after}
-      ORDER BY updated_at DESC, order_id DESC
+      ORDER BY created_at DESC, order_id DESC
       LIMIT ${p.limit}
     ) AS l
-    ORDER BY l.updated_at DESC, l.order_id DESC
+    ORDER BY l.created_at DESC, l.order_id DESC
     LIMIT ${p.limit}`;
 }
 

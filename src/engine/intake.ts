@@ -100,12 +100,24 @@ async function applyBatch(
     }
   }
 
-  if (newSagas.size > 0) {
-    const inserted = await q.insertSagas(tx, [...newSagas.values()], opts.instanceId, opts.leaseMs);
-    result.started = inserted.length;
-    result.duplicates = placed - inserted.length;
-    claimable = inserted.filter((r) => r.claimed);
+  // Statements on one transaction are pipelined by postgres.js when issued
+  // together: without cancellations every event's fate is already known, so
+  // the insert and the settle go out in one round trip.
+  const insert = newSagas.size > 0
+    ? q.insertSagas(tx, [...newSagas.values()], opts.instanceId, opts.leaseMs)
+    : Promise.resolve([]);
+  let settled: Promise<unknown> | undefined;
+  if (cancels.length === 0) {
+    crashPoint("before_settle_outbox");
+    settled = q.settleEvents(tx, [...settle.values()]);
+    // If the insert fails first, this one fails too and is never awaited:
+    // the insert's error is the one reported.
+    settled.catch(() => {});
   }
+  const inserted = await insert;
+  result.started = inserted.length;
+  result.duplicates = placed - inserted.length;
+  claimable = inserted.filter((r) => r.claimed);
   if (cancels.length > 0) {
     const outcome = await q.requestCancels(tx, cancels, opts.instanceId);
     const byOrder = new Map(outcome.map((r) => [r.order_id, r]));
@@ -136,8 +148,11 @@ async function applyBatch(
       }
     }
   }
-  crashPoint("before_settle_outbox");
-  await q.settleEvents(tx, [...settle.values()]);
+  if (!settled) {
+    crashPoint("before_settle_outbox");
+    settled = q.settleEvents(tx, [...settle.values()]);
+  }
+  await settled;
   // Built from what we just wrote, so adopting them costs no query.
   result.claimed = claimable.map((r) => {
     const saga = newSagas.get(r.order_id)!;

@@ -15,11 +15,13 @@ interface Row {
 
 const BASE = "2026-01-01T00:00:00Z";
 
-/** Ledger rows with exact updated_at values (the runner never writes these by hand). */
+/** Ledger rows with exact created_at (the listing's order) and updated_at values. */
 async function insertRows(sql: Sql, rows: Row[]) {
   await sql`
-    INSERT INTO order_ledger (order_id, status, state, snapshot, machine_version, updated_at)
+    INSERT INTO order_ledger (order_id, status, state, snapshot, machine_version, created_at,
+      updated_at)
     SELECT r.order_id, r.status, r.state, '{}'::jsonb, 'order-saga@1',
+      ${BASE}::timestamptz + r.us * interval '1 microsecond',
       ${BASE}::timestamptz + r.us * interval '1 microsecond'
     FROM jsonb_to_recordset(${sql.json(rows as never)}::jsonb)
       AS r(order_id uuid, status text, state text, us bigint)`;
