@@ -9,6 +9,7 @@ import { loadConfig } from "./config.ts";
 import { ConfigError } from "./errors.ts";
 import { createLogger, flushLogger, type Logger } from "./log.ts";
 import { createSql, waitForDatabase } from "./db/client.ts";
+import { guardDriverWriteRace } from "./db/driver_guard.ts";
 import { type EmbeddedServer, startEmbedded } from "./db/embedded.ts";
 import { migrate } from "./db/migrate.ts";
 import { createOrchestrator } from "./orchestrator.ts";
@@ -34,6 +35,7 @@ async function main() {
   }
   const logger = createLogger(config.logLevel, { instance: config.instanceId });
   logger.info("Orchestrator starting...");
+  guardDriverWriteRace(logger);
 
   // Until the orchestrator runs, a signal just cleans up and exits.
   let shutdown = async (signal: string) => {

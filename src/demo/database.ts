@@ -19,12 +19,21 @@ export const DATABASE_TIER = 1;
 
 export async function startDatabaseServer(
   group: ProcessGroup,
-  opts: { dataDir: string; logFile?: string },
+  /** `port`: listen there (a restart on the same data dir keeps its URL); default: a free one. */
+  opts: { dataDir: string; logFile?: string; port?: number },
 ): Promise<DatabaseServer> {
+  const port = opts.port === undefined ? [] : ["--port", String(opts.port)];
   const child = group.spawn({
     name: "postgres",
     // The same permissions as `deno task start`, which runs the same embedded server.
-    args: ["run", ...startTaskFlags(), "src/demo/db_server.ts", "--data-dir", opts.dataDir],
+    args: [
+      "run",
+      ...startTaskFlags(),
+      "src/demo/db_server.ts",
+      "--data-dir",
+      opts.dataDir,
+      ...port,
+    ],
     logFile: opts.logFile,
     tier: DATABASE_TIER,
     // It outlives everything else we start, and stops it all if we die.

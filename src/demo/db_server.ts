@@ -7,7 +7,10 @@
 // closes, the parent died without cleaning up (even by SIGKILL): we stop the
 // processes still listed (SIGTERM, then SIGKILL), then the server.
 //
-//   deno run <start task flags> src/demo/db_server.ts --data-dir .data/demo/pg
+//   deno run <start task flags> src/demo/db_server.ts --data-dir .data/demo/pg [--port N]
+//
+// The port: the one a server left running on the data dir listens on, else
+// --port, else a free one (--port lets a stopped server come back on its port).
 import { parseArgs } from "node:util";
 import { startEmbedded } from "../db/embedded.ts";
 import { createLogger, flushLogger } from "../log.ts";
@@ -63,11 +66,18 @@ async function stopPostmaster(pid: number, stop: () => Promise<void>): Promise<v
 async function main() {
   const { values } = parseArgs({
     args: Deno.args,
-    options: { "data-dir": { type: "string", default: ".data/demo/pg" } },
+    options: {
+      "data-dir": { type: "string", default: ".data/demo/pg" },
+      port: { type: "string" },
+    },
   });
   const dataDir = values["data-dir"];
+  const wanted = values.port === undefined ? undefined : Number(values.port);
+  if (wanted !== undefined && !(Number.isInteger(wanted) && wanted > 0 && wanted < 65536)) {
+    throw new Error(`--port: expected a port number, got "${values.port}"`);
+  }
   await Deno.mkdir(dataDir, { recursive: true });
-  const port = previousPort(dataDir) ?? await freePort();
+  const port = previousPort(dataDir) ?? wanted ?? await freePort();
   const server = await startEmbedded({ dataDir, port, logger });
   const pid = postmasterPid(dataDir);
   if (pid === undefined) throw new Error(`no postmaster.pid in ${dataDir}`);

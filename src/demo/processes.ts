@@ -162,12 +162,17 @@ export class ProcessGroup {
   spawn(opts: ChildOptions & { watchdog?: boolean }): Child {
     const child = new Child({ ...opts, stdinPipe: opts.stdinPipe || opts.watchdog });
     this.#children.add(child);
-    const watchdog = this.#watchdog;
-    if (opts.watchdog) this.#watchdog = child;
-    else void watchdog?.writeLine(`+${child.pid}`);
+    if (opts.watchdog) {
+      this.#watchdog = child;
+      // A replacement watchdog (a restarted database helper) learns who is already running.
+      for (const other of this.#children) {
+        if (other !== child) void child.writeLine(`+${other.pid}`);
+      }
+    } else void this.#watchdog?.writeLine(`+${child.pid}`);
     child.status.then(() => {
       this.#children.delete(child);
-      if (!opts.watchdog) void watchdog?.writeLine(`-${child.pid}`);
+      // The current watchdog: the one told about this child may have been replaced since.
+      if (this.#watchdog !== child) void this.#watchdog?.writeLine(`-${child.pid}`);
     });
     return child;
   }

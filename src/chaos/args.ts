@@ -1,0 +1,66 @@
+// Command-line options of `deno task chaos`.
+import { parseArgs } from "node:util";
+import { type ChaosOptions, defaultChaosOptions } from "./options.ts";
+
+const USAGE = `usage: deno task chaos [--orders N] [--instances N] [--rate N] [--seed N]
+                       [--min-kills N] [--settle-timeout S] [--data-dir DIR] [--out FILE]
+
+  --orders N          orders to place (default 1000)
+  --instances N       orchestrator processes (default 3)
+  --rate N            orders per second (default 40)
+  --seed N            seed of the order mix and of the chaos schedule (default: random)
+  --min-kills N       keep killing after the last order until this many kills (default 3)
+  --settle-timeout S  seconds to wait for every saga to finish after the chaos (default 300)
+  --data-dir DIR      PostgreSQL data and logs, under .data/ (default .data/chaos)
+  --out FILE          also write the summary as JSON to FILE (under .data/)`;
+
+function int(name: string, raw: string | undefined, fallback: number, min: number): number {
+  if (raw === undefined) return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min) {
+    console.error(`--${name}: expected an integer ≥ ${min}, got "${raw}"\n\n${USAGE}`);
+    Deno.exit(2);
+  }
+  return n;
+}
+
+export function parseChaosArgs(args: string[]): ChaosOptions & { out?: string } {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args,
+      options: {
+        orders: { type: "string" },
+        instances: { type: "string" },
+        rate: { type: "string" },
+        seed: { type: "string" },
+        "min-kills": { type: "string" },
+        "settle-timeout": { type: "string" },
+        "data-dir": { type: "string" },
+        out: { type: "string" },
+        help: { type: "boolean", short: "h" },
+      },
+    });
+  } catch (err) {
+    console.error(`${(err as Error).message}\n\n${USAGE}`);
+    Deno.exit(2);
+  }
+  const v = parsed.values;
+  if (v.help) {
+    console.log(USAGE);
+    Deno.exit(0);
+  }
+  const d = defaultChaosOptions();
+  return {
+    ...d,
+    orders: int("orders", v.orders, d.orders, 1),
+    instances: int("instances", v.instances, d.instances, 2),
+    rate: int("rate", v.rate, d.rate, 1),
+    seed: int("seed", v.seed, Math.floor(Math.random() * 1e9), 0),
+    minKills: int("min-kills", v["min-kills"], d.minKills, 0),
+    settleTimeoutMs: int("settle-timeout", v["settle-timeout"], d.settleTimeoutMs / 1000, 1) *
+      1000,
+    dataDir: (v["data-dir"] ?? d.dataDir).replace(/\/+$/, ""),
+    out: v.out,
+  };
+}
