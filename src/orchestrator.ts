@@ -9,7 +9,7 @@ import { SagaPool } from "./engine/saga_pool.ts";
 import { createStepExecutor } from "./engine/step_executor.ts";
 import { createSupervisor, type SupervisorDeps } from "./engine/supervisor.ts";
 import type { CycleOutput, WakeSource } from "../machines/supervisor.ts";
-import type { SagaHooks } from "./engine/saga_runner.ts";
+import type { RunnerDeps, SagaHooks } from "./engine/saga_runner.ts";
 import { annotateCycle, traceCycle, withTransitionSpans } from "./telemetry.ts";
 
 export interface OrchestratorDeps {
@@ -18,6 +18,13 @@ export interface OrchestratorDeps {
   databaseUrl: string;
   logger: Logger;
   hooks?: SagaHooks & { onWake?(source: WakeSource): void };
+  /**
+   * Executes steps; default: the HTTP clients of src/services. Embedders and
+   * tests can wrap it, e.g. to add a step of their own to a new machine version.
+   */
+  execute?: (
+    defaults: RunnerDeps["execute"],
+  ) => RunnerDeps["execute"];
   /** Inspection observer for the supervisor actor (Stately inspector). */
   inspect?: SupervisorDeps["inspect"];
 }
@@ -35,11 +42,11 @@ export function createOrchestrator(deps: OrchestratorDeps) {
     concurrency: config.sagaConcurrency,
     leaseMs: config.leaseMs,
     heartbeatMs: config.heartbeatMs,
-    execute: createStepExecutor({
+    execute: (deps.execute ?? ((d) => d))(createStepExecutor({
       urls: config.services,
       timeoutMs: config.httpTimeoutMs,
       retry: config.retry,
-    }),
+    })),
     wakeAt: (at) => supervisor.schedule(at),
     onCapacity: () => supervisor.wake("capacity"),
     hooks: withTransitionSpans(deps.hooks),

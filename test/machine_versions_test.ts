@@ -1,7 +1,7 @@
 // Changing the saga machine: the snapshot check catches an incompatible edit,
 // and sagas already running finish on the version they started with.
 import assert from "node:assert/strict";
-import { createMachine } from "xstate";
+import { createMachine, fromPromise } from "xstate";
 import { freshDatabase } from "./helpers/db.ts";
 import { placeOrder, sampleOrder, waitFor, waitForStatus } from "./helpers/orders.ts";
 import { startInProcess } from "./helpers/inprocess.ts";
@@ -23,8 +23,8 @@ function renameState(value: unknown, from: string, to: string): unknown {
 }
 
 /**
- * Version 2: `reservingInventory` is renamed `holdingStock`, and a new state
- * `verifyingStock` sits between it and the capture.
+ * Version 2: `reservingInventory` is renamed `holdingStock`, and a new step,
+ * `checkFraud` (state `checkingFraud`), runs between it and the capture.
  */
 function sagaV2(): OrderSagaMachine {
   const config = renameState(orderSagaV1.config, "reservingInventory", "holdingStock") as {
@@ -39,19 +39,48 @@ function sagaV2(): OrderSagaMachine {
     states: { calling: { invoke: { onDone: Array<{ target?: string }> } } };
   };
   for (const t of holding.states.calling.invoke.onDone) {
-    if (t.target === "#orderSaga.capturingPayment") t.target = "#orderSaga.verifyingStock";
+    if (t.target === "#orderSaga.capturingPayment") t.target = "#orderSaga.checkingFraud";
   }
-  config.states.verifyingStock = { always: "capturingPayment" };
-  return createMachine(
-    config as never,
-    orderSagaV1.implementations as never,
-  ) as unknown as OrderSagaMachine;
+  config.states.checkingFraud = {
+    invoke: {
+      id: "checkFraud",
+      src: "checkFraud",
+      input: ({ context }: { context: { order: unknown } }) => ({
+        step: "checkFraud",
+        order: context.order,
+      }),
+      onDone: [
+        { guard: "succeeded", target: "capturingPayment" },
+        { target: "compensating", actions: { type: "fail", params: { step: "checkFraud" } } },
+      ],
+    },
+  };
+  const impl = orderSagaV1.implementations;
+  return createMachine(config as never, {
+    ...impl,
+    actors: {
+      ...impl.actors,
+      checkFraud: fromPromise(() => Promise.reject(new Error("runner-provided"))),
+    },
+  } as never) as unknown as OrderSagaMachine;
 }
 
-Deno.test("a renamed state is caught by check-snapshots, and running sagas finish on their own version", async () => {
+Deno.test("a renamed state is caught by check-snapshots; running sagas finish on their version while new ones take a new step", async () => {
   const db = await freshDatabase();
   const sandbox = await startSandbox();
-  const o = startInProcess(db, sandbox.urls);
+  // The new step is executed here; the other steps go to the reference services.
+  const fraudChecked: string[] = [];
+  const o = startInProcess(
+    db,
+    sandbox.urls,
+    {},
+    undefined,
+    (defaults) => (input, attempt, signal) => {
+      if ((input.step as string) !== "checkFraud") return defaults(input, attempt, signal);
+      fraudChecked.push(input.order.orderId);
+      return Promise.resolve({ outcome: "ok", status: 200 });
+    },
+  );
   try {
     // Three v1 sagas wait in reservingInventory (one 503 with Retry-After: 2 s).
     const old = [sampleOrder(), sampleOrder(), sampleOrder()];
@@ -99,6 +128,11 @@ Deno.test("a renamed state is caught by check-snapshots, and running sagas finis
         SELECT to_state FROM saga_history WHERE order_id = ${id}`).map((r) => r.to_state);
     assert.ok((await states(old[0]!.order_id)).some((s) => s.startsWith("reservingInventory")));
     assert.ok((await states(fresh.order_id)).some((s) => s.startsWith("holdingStock")));
+    // The new step ran for the v2 saga only, and its outcome is recorded like any other.
+    assert.deepEqual(fraudChecked, [fresh.order_id]);
+    const steps = await db.sql<{ step: string }[]>`
+      SELECT step FROM saga_step WHERE order_id = ${fresh.order_id} AND step = 'checkFraud'`;
+    assert.equal(steps.length, 1);
   } finally {
     unregisterSagaVersion("order-saga@2");
     await o.stop();

@@ -11,6 +11,7 @@ export function startInProcess(
   urls: { orders: string; inventory: string; payments: string },
   env: Record<string, string> = {},
   hooks?: OrchestratorDeps["hooks"],
+  execute?: OrchestratorDeps["execute"],
 ) {
   const config = loadConfig({
     DATABASE_URL: db.url,
@@ -32,6 +33,7 @@ export function startInProcess(
     databaseUrl: db.url,
     logger,
     hooks,
+    execute,
   });
   orchestrator.start();
   const state = () => orchestrator.supervisor.actor.getSnapshot();
