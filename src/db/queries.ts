@@ -18,6 +18,18 @@ export interface OutboxRow {
   attempts: number;
 }
 
+/**
+ * Intake may commit without waiting for the WAL flush: if the server loses
+ * that commit in a crash, the events are simply pending again and re-applied,
+ * and any downstream call made meanwhile is repeated with the same
+ * Idempotency-Key, exactly as after a crash before a step is persisted.
+ * Step persists keep synchronous commits. This takes an fsync off the path
+ * from an OrderPlaced to its first downstream call.
+ */
+export function asyncCommit(tx: TransactionSql) {
+  return tx`SET LOCAL synchronous_commit = off`;
+}
+
 /** Claims a batch of pending events; the row locks last until `tx` ends. */
 export function claimOutbox(tx: TransactionSql, limit: number) {
   return tx<OutboxRow[]>`

@@ -177,7 +177,8 @@ async function applyBatch(
 export async function runIntake(opts: IntakeOptions): Promise<IntakeResult> {
   try {
     return await opts.sql.begin(async (tx) => {
-      const events = await q.claimOutbox(tx, opts.batchSize);
+      // Pipelined with the claim: no extra round trip.
+      const [, events] = await Promise.all([q.asyncCommit(tx), q.claimOutbox(tx, opts.batchSize)]);
       if (events.length > 0) crashPoint("after_claim_outbox");
       if (events.length === 0) {
         return { events: 0, started: 0, duplicates: 0, dead: 0, claimed: [] };
