@@ -1,7 +1,7 @@
 // `deno task demo` end to end: a short run finishes every saga and verifies
 // its effects; a Ctrl-C (SIGINT) mid-run leaves no process behind.
 import assert from "node:assert/strict";
-import { TextLineStream } from "./helpers/text_lines.ts";
+import { TextLineStream } from "../src/text_lines.ts";
 
 const ROOT = new URL("../", import.meta.url);
 

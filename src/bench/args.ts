@@ -1,5 +1,6 @@
 // Command-line options of `deno task bench`.
 import { parseArgs } from "node:util";
+import { complain, say } from "../cli_output.ts";
 
 const USAGE = `usage: deno task bench [--quick] [--out FILE] [--repeats N] [--orders N]
                        [--wake-orders N] [--memory-sagas N] [--peer-jobs N] [--data-dir DIR]
@@ -37,19 +38,19 @@ export function parseBenchArgs() {
       },
     });
   } catch (err) {
-    console.error(`${(err as Error).message}\n\n${USAGE}`);
+    complain(`${(err as Error).message}\n\n${USAGE}`);
     Deno.exit(2);
   }
   const v = parsed.values;
   if (v.help) {
-    console.log(USAGE);
+    say(USAGE);
     Deno.exit(0);
   }
   const int = (name: string, raw: string | undefined, fallback: number, min: number) => {
     if (raw === undefined) return fallback;
     const n = Number(raw);
     if (!Number.isInteger(n) || n < min) {
-      console.error(`--${name}: expected an integer ≥ ${min}, got "${raw}"\n\n${USAGE}`);
+      complain(`--${name}: expected an integer ≥ ${min}, got "${raw}"\n\n${USAGE}`);
       Deno.exit(2);
     }
     return n;

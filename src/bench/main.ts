@@ -21,6 +21,7 @@ import { assembleResults } from "./results.ts";
 import { percentile } from "./stats.ts";
 import { measureThroughput } from "./throughput.ts";
 import { measureWakeup } from "./wakeup.ts";
+import { complain, say } from "../cli_output.ts";
 
 const POLL_INTERVAL_MS = 100;
 const DB_POOL_SIZE = 10; // the orchestrator's default
@@ -52,7 +53,7 @@ async function main(): Promise<number> {
 
   const machine = await describeMachine();
   machine.loadAverageBefore = await loadAverage();
-  console.log(
+  say(
     `Benchmark (${args.quick ? "quick" : "full"}): ${machine.cpuModel}, ${machine.cores} cores, ` +
       `${machine.memoryGiB} GiB RAM`,
   );
@@ -168,10 +169,10 @@ async function main(): Promise<number> {
         },
       },
     );
-    console.log(renderReport(results));
+    say(renderReport(results));
     await Deno.mkdir(resolve(args.out, ".."), { recursive: true });
     await Deno.writeTextFile(args.out, JSON.stringify(results, null, 2) + "\n");
-    console.log(
+    say(
       `\nJSON written to ${args.out} (took ${
         fmt((Date.now() - Date.parse(startedAt)) / 1000, 0)
       } s)`,
@@ -180,7 +181,7 @@ async function main(): Promise<number> {
   } catch (err) {
     progress.done();
     if (signals > 0) return 130;
-    console.error(
+    complain(
       `Benchmark failed: ${err instanceof Error ? err.stack ?? err.message : String(err)}`,
     );
     return 1;

@@ -1,6 +1,7 @@
 // Command-line options of `deno task chaos`.
 import { parseArgs } from "node:util";
 import { type ChaosOptions, defaultChaosOptions } from "./options.ts";
+import { complain, say } from "../cli_output.ts";
 
 const USAGE = `usage: deno task chaos [--orders N] [--instances N] [--rate N] [--seed N]
                        [--min-kills N] [--settle-timeout S] [--data-dir DIR] [--out FILE]
@@ -18,7 +19,7 @@ function int(name: string, raw: string | undefined, fallback: number, min: numbe
   if (raw === undefined) return fallback;
   const n = Number(raw);
   if (!Number.isInteger(n) || n < min) {
-    console.error(`--${name}: expected an integer ≥ ${min}, got "${raw}"\n\n${USAGE}`);
+    complain(`--${name}: expected an integer ≥ ${min}, got "${raw}"\n\n${USAGE}`);
     Deno.exit(2);
   }
   return n;
@@ -42,12 +43,12 @@ export function parseChaosArgs(args: string[]): ChaosOptions & { out?: string } 
       },
     });
   } catch (err) {
-    console.error(`${(err as Error).message}\n\n${USAGE}`);
+    complain(`${(err as Error).message}\n\n${USAGE}`);
     Deno.exit(2);
   }
   const v = parsed.values;
   if (v.help) {
-    console.log(USAGE);
+    say(USAGE);
     Deno.exit(0);
   }
   const d = defaultChaosOptions();

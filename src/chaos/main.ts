@@ -8,28 +8,29 @@
 import { parseChaosArgs } from "./args.ts";
 import { runChaos } from "./run.ts";
 import { renderChaosSummary } from "./summary.ts";
+import { complain, say } from "../cli_output.ts";
 
 async function main(): Promise<number> {
   const { out, ...opts } = parseChaosArgs(Deno.args);
   for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
     Deno.addSignalListener(signal, () => {
-      console.log(`${signal}: exiting; the database helper stops every process`);
+      say(`${signal}: exiting; the database helper stops every process`);
       Deno.exit(130);
     });
   }
   const t0 = performance.now();
   const at = () => `[${((performance.now() - t0) / 1000).toFixed(1).padStart(6)} s]`;
-  console.log(
+  say(
     `Chaos run: ${opts.orders} orders, ${opts.instances} instances, seed ${opts.seed}`,
   );
   const summary = await runChaos({
     ...opts,
-    log: (line) => console.log(`${at()} ${line}`),
+    log: (line) => say(`${at()} ${line}`),
   });
-  console.log(renderChaosSummary(summary));
+  say(renderChaosSummary(summary));
   if (out) {
     await Deno.writeTextFile(out, JSON.stringify(summary, null, 2) + "\n");
-    console.log(`  summary written to ${out}`);
+    say(`  summary written to ${out}`);
   }
   return summary.violationCount === 0 ? 0 : 1;
 }
@@ -37,6 +38,6 @@ async function main(): Promise<number> {
 try {
   Deno.exit(await main());
 } catch (err) {
-  console.error(`Chaos run failed: ${err instanceof Error ? err.stack ?? err.message : err}`);
+  complain(`Chaos run failed: ${err instanceof Error ? err.stack ?? err.message : err}`);
   Deno.exit(1);
 }

@@ -1,5 +1,6 @@
 // Command-line options of `deno task demo`.
 import { parseArgs } from "node:util";
+import { complain, say } from "../cli_output.ts";
 
 const USAGE =
   `usage: deno task demo [--orders N] [--instances N] [--rate N] [--seed N] [--data-dir DIR]
@@ -14,7 +15,7 @@ function int(name: string, raw: string | undefined, fallback: number, min: numbe
   if (raw === undefined) return fallback;
   const n = Number(raw);
   if (!Number.isInteger(n) || n < min) {
-    console.error(`--${name}: expected an integer ≥ ${min}, got "${raw}"\n\n${USAGE}`);
+    complain(`--${name}: expected an integer ≥ ${min}, got "${raw}"\n\n${USAGE}`);
     Deno.exit(2);
   }
   return n;
@@ -35,12 +36,12 @@ export function parseDemoArgs() {
       },
     });
   } catch (err) {
-    console.error(`${(err as Error).message}\n\n${USAGE}`);
+    complain(`${(err as Error).message}\n\n${USAGE}`);
     Deno.exit(2);
   }
   const v = parsed.values;
   if (v.help) {
-    console.log(USAGE);
+    say(USAGE);
     Deno.exit(0);
   }
   return {

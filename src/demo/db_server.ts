@@ -16,7 +16,8 @@ import { startEmbedded } from "../db/embedded.ts";
 import { createLogger, flushLogger } from "../log.ts";
 import { alive } from "./processes.ts";
 import { freePort } from "./ports.ts";
-import { TextLineStream } from "./text_lines.ts";
+import { TextLineStream } from "../text_lines.ts";
+import { complain, say } from "../cli_output.ts";
 
 const logger = createLogger("warn");
 
@@ -91,7 +92,7 @@ async function main() {
     })();
   Deno.addSignalListener("SIGTERM", shutdown);
   Deno.addSignalListener("SIGINT", shutdown);
-  console.log(JSON.stringify({
+  say(JSON.stringify({
     ready: true,
     adminUrl: server.adminUrl,
     port: server.port,
@@ -127,7 +128,7 @@ async function stopOrphans(pids: number[]): Promise<void> {
 }
 
 main().catch(async (err) => {
-  console.error(err instanceof Error ? err.message : String(err));
+  complain(err instanceof Error ? err.message : String(err));
   await flushLogger(logger);
   Deno.exit(1);
 });

@@ -23,6 +23,7 @@ import { type Counts, counts, formatCounts, outcomes } from "./status.ts";
 import { renderSummary } from "./summary.ts";
 import { verifyEffects } from "./verify.ts";
 import { fmt } from "./table.ts";
+import { complain, say } from "../cli_output.ts";
 
 class Interrupted extends Error {}
 
@@ -60,7 +61,7 @@ async function main(): Promise<number> {
   let sql: Awaited<ReturnType<typeof freshDatabase>>["sql"] | undefined;
   let code = 0;
   try {
-    console.log(
+    say(
       `Order saga demo: ${args.orders} orders at ${args.rate || "max"}/s, ` +
         `${args.instances} orchestrator instance(s), seed ${args.seed}`,
     );
@@ -70,7 +71,7 @@ async function main(): Promise<number> {
         logFile: `${logs}/postgres.log`,
       }),
     );
-    console.log(`  PostgreSQL     embedded, 127.0.0.1:${db.port}, data in ${args.dataDir}/pg`);
+    say(`  PostgreSQL     embedded, 127.0.0.1:${db.port}, data in ${args.dataDir}/pg`);
     const fresh = await guard(freshDatabase(db, "demo"));
     sql = fresh.sql;
 
@@ -81,7 +82,7 @@ async function main(): Promise<number> {
       Promise.all(SERVICE_NAMES.map((name) => setFaults(services.urls[name], faults[name]))),
     );
     for (const name of SERVICE_NAMES) {
-      console.log(`  ${name.padEnd(14)} ${services.urls[name]}`);
+      say(`  ${name.padEnd(14)} ${services.urls[name]}`);
     }
 
     const instances: Instance[] = [];
@@ -97,15 +98,15 @@ async function main(): Promise<number> {
       );
     }
     await guard(Promise.all(instances.map((inst) => waitReady(inst, { listen: true }))));
-    console.log(`  orchestrators  ${instances.map((i) => i.id).join(", ")}`);
-    console.log(`  admin API      ${instances[0]!.adminUrl}/  (first instance)`);
-    console.log(
+    say(`  orchestrators  ${instances.map((i) => i.id).join(", ")}`);
+    say(`  admin API      ${instances[0]!.adminUrl}/  (first instance)`);
+    say(
       `  processes      ${
         group.children.map((c) => `${c.name} ${c.pid}`).join(", ")
       }, postmaster ${db.postmasterPid}`,
     );
-    console.log(`  logs           ${logs}/`);
-    console.log("");
+    say(`  logs           ${logs}/`);
+    say("");
 
     // Produce, and watch.
     const started = performance.now();
@@ -155,7 +156,7 @@ async function main(): Promise<number> {
       effectsError = String(err);
       return undefined;
     });
-    console.log(renderSummary({
+    say(renderSummary({
       interrupted: abort.signal.aborted,
       planned: args.orders,
       placed,
@@ -171,17 +172,17 @@ async function main(): Promise<number> {
   } catch (err) {
     progress.done();
     if (err instanceof Interrupted || abort.signal.aborted) {
-      console.log("Interrupted during start-up");
+      say("Interrupted during start-up");
       code = 130;
     } else {
-      console.error(`Demo failed: ${err instanceof Error ? err.message : String(err)}`);
+      complain(`Demo failed: ${err instanceof Error ? err.message : String(err)}`);
       code = 1;
     }
   } finally {
     await sql?.end({ timeout: 2 }).catch(() => {});
-    console.log("Stopping orchestrators, services and PostgreSQL…");
+    say("Stopping orchestrators, services and PostgreSQL…");
     await group.stopAll();
-    console.log("All processes stopped.");
+    say("All processes stopped.");
   }
   return code;
 }

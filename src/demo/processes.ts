@@ -3,7 +3,7 @@
 // stops them in order: orchestrators first (they drain and release leases
 // while the database is still up), then the services, then the database.
 // Output goes to a log file; `stop()` is SIGTERM, then SIGKILL after a grace.
-import { TextLineStream } from "./text_lines.ts";
+import { TextLineStream } from "../text_lines.ts";
 
 export const ROOT = new URL("../../", import.meta.url);
 

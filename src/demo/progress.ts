@@ -1,5 +1,6 @@
 // A live status line: rewritten in place with \r on a terminal, plain lines
 // (at most one per `plainEveryMs`) otherwise.
+import { say } from "../cli_output.ts";
 const encoder = new TextEncoder();
 
 export class ProgressLine {
@@ -20,7 +21,7 @@ export class ProgressLine {
       this.#shown = true;
     } else if (force || performance.now() - this.#lastPlain >= this.plainEveryMs) {
       this.#lastPlain = performance.now();
-      console.log(text);
+      say(text);
     }
   }
 
@@ -33,7 +34,7 @@ export class ProgressLine {
   /** Prints a normal line without garbling the status line. */
   log(text: string): void {
     if (this.#tty && this.#shown) Deno.stdout.writeSync(encoder.encode("\r\x1b[2K"));
-    console.log(text);
+    say(text);
     this.#shown = false;
   }
 }

@@ -14,6 +14,7 @@ import { createOrdersApp } from "./orders.ts";
 import { createPaymentsApp } from "./payments.ts";
 import type { SandboxState } from "./service.ts";
 import type { ServiceName } from "./stats.ts";
+import { complain, say } from "../cli_output.ts";
 
 /** SPEC §1 ports. */
 export const DEFAULT_PORTS: Record<ServiceName, number> = {
@@ -26,7 +27,7 @@ const USAGE = "usage: serve.ts orders|inventory|payments|all [--port N] [--hostn
   "[--latency-ms N] [--error-rate F] [--decline-rate F] [--default-stock N]";
 
 function usage(message: string): never {
-  console.error(`${message}\n${USAGE}`);
+  complain(`${message}\n${USAGE}`);
   Deno.exit(2);
 }
 
@@ -101,13 +102,13 @@ async function main(args: string[]): Promise<void> {
       hostname: values.hostname,
     });
     running.push(service);
-    console.log(JSON.stringify({ service: name, url: service.url }));
+    say(JSON.stringify({ service: name, url: service.url }));
   }
 }
 
 if (import.meta.main) {
   main(Deno.args).catch((error) => {
-    console.error(error instanceof Error ? error.message : String(error));
+    complain(error instanceof Error ? error.message : String(error));
     Deno.exit(1);
   });
 }

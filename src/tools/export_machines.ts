@@ -8,6 +8,7 @@ import type { AnyStateMachine } from "xstate";
 import { sagaMachine, sagaVersions } from "../../machines/registry.ts";
 import { supervisorMachine } from "../../machines/supervisor.ts";
 import { toMermaid } from "../inspect/mermaid.ts";
+import { say } from "../cli_output.ts";
 
 interface Export {
   id: string;
@@ -30,5 +31,5 @@ for (const { id, machine, depth } of machines()) {
   const stem = `${out}/${fileStem(id)}`;
   await Deno.writeTextFile(`${stem}.json`, JSON.stringify(machine.toJSON(), null, 2) + "\n");
   await Deno.writeTextFile(`${stem}.mmd`, toMermaid(machine, { depth }));
-  console.log(`${stem}.json  ${stem}.mmd`);
+  say(`${stem}.json  ${stem}.mmd`);
 }

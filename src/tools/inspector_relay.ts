@@ -8,18 +8,19 @@
 import { parseArgs } from "node:util";
 import process from "node:process";
 import { createInspectorServer } from "@statelyai/inspect/server";
+import { complain, say } from "../cli_output.ts";
 
 const { values } = parseArgs({ options: { port: { type: "string", default: "8080" } } });
 const port = Number(values.port);
 if (!Number.isInteger(port) || port < 1 || port > 65535) {
-  console.error(`--port must be a port number, got "${values.port}"`);
+  complain(`--port must be a port number, got "${values.port}"`);
   process.exit(2);
 }
 
 const server = createInspectorServer({ port, autoOpen: false });
-console.log(`Inspector relay listening on port ${port}`);
-console.log(`  orchestrator / replay:  INSPECT_URL=ws://127.0.0.1:${port}`);
-console.log(`  browser:                http://localhost:${port}`);
+say(`Inspector relay listening on port ${port}`);
+say(`  orchestrator / replay:  INSPECT_URL=ws://127.0.0.1:${port}`);
+say(`  browser:                http://localhost:${port}`);
 
 const stop = () => {
   server.stop();

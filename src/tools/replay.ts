@@ -11,11 +11,12 @@ import { sagaMachine } from "../../machines/registry.ts";
 import { loadSagaForReplay } from "../inspect/history_source.ts";
 import { createInspection } from "../inspect/mod.ts";
 import { inputFrom, replayFrames } from "../inspect/replay.ts";
+import { complain, say } from "../cli_output.ts";
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 function fail(message: string, code = 1): never {
-  console.error(message);
+  complain(message);
   process.exit(code);
 }
 
@@ -41,7 +42,7 @@ if (!machine) fail(`Machine version "${saga.machine_version}" is not registered 
 
 const input = inputFrom(saga.snapshot);
 const replay = replayFrames(saga.history, machine, input);
-for (const d of replay.divergences) console.warn(`Warning: ${d}`);
+for (const d of replay.divergences) complain(`Warning: ${d}`);
 
 const logger = createLogger("warn");
 const inspection = createInspection({ url, logger });
@@ -59,7 +60,7 @@ for (const frame of replay.frames) {
 }
 await inspection.stop();
 await flushLogger(logger);
-console.log(
+say(
   `Replayed ${saga.order_id} (${saga.machine_version}): ${replay.frames.length} frames, ` +
     `ended in ${saga.state} (${saga.status}) to ${url}`,
 );

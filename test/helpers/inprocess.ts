@@ -2,7 +2,7 @@
 // the in-process sandbox services. Real PostgreSQL, real HTTP on loopback.
 import { loadConfig } from "../../src/config.ts";
 import { createOrchestrator } from "../../src/orchestrator.ts";
-import { createLogger } from "../../src/log.ts";
+import { createLogger, type Logger } from "../../src/log.ts";
 import type { TestDatabase } from "./db.ts";
 import type { OrchestratorDeps } from "../../src/orchestrator.ts";
 
@@ -12,6 +12,7 @@ export function startInProcess(
   env: Record<string, string> = {},
   hooks?: OrchestratorDeps["hooks"],
   execute?: OrchestratorDeps["execute"],
+  logger: Logger = createLogger(Deno.env.get("TEST_LOG_LEVEL") ?? "silent"),
 ) {
   const config = loadConfig({
     DATABASE_URL: db.url,
@@ -26,7 +27,6 @@ export function startInProcess(
     INSTANCE_ID: `test-${crypto.randomUUID().slice(0, 6)}`,
     ...env,
   }, { hostname: "test", pid: Deno.pid });
-  const logger = createLogger(Deno.env.get("TEST_LOG_LEVEL") ?? "silent");
   const orchestrator = createOrchestrator({
     config,
     sql: db.sql,

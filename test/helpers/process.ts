@@ -1,6 +1,6 @@
 // Runs the orchestrator as a real process, with exactly the permissions of
 // the `start` task in deno.json, and collects its JSON log lines.
-import { TextLineStream } from "./text_lines.ts";
+import { TextLineStream } from "../../src/text_lines.ts";
 
 const ROOT = new URL("../../", import.meta.url);
 

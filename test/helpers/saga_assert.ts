@@ -114,30 +114,15 @@ function startCapturing(
   urls: Urls,
   env: Record<string, string>,
 ): CapturingOrchestrator {
-  const config = loadConfig({
-    DATABASE_URL: db.url,
-    ORDERS_SERVICE_URL: urls.orders,
-    INVENTORY_SERVICE_URL: urls.inventory,
-    PAYMENTS_SERVICE_URL: urls.payments,
-    POLL_INTERVAL_MS: "1000",
-    RETRY_BASE_MS: "20",
-    RETRY_MAX_MS: "100",
-    LEASE_MS: "3000",
-    HTTP_TIMEOUT_MS: "2000",
-    INSTANCE_ID: `test-${crypto.randomUUID().slice(0, 6)}`,
-    ...env,
-  }, { hostname: "test", pid: Deno.pid });
   const logs: LogLine[] = [];
   const echo = Deno.env.get("TEST_LOG_LEVEL");
-  const logger = pino({ level: "info", base: { instance: config.instanceId } }, {
+  const logger = pino({ level: "info" }, {
     write(line: string) {
       logs.push(JSON.parse(line));
       if (echo && echo !== "silent") console.log(line.trimEnd());
     },
   });
-  const orchestrator = createOrchestrator({ config, sql: db.sql, databaseUrl: db.url, logger });
-  orchestrator.start();
-  return { config, orchestrator, stop: () => orchestrator.stop(), logs };
+  return { ...startInProcess(db, urls, env, undefined, undefined, logger), logs };
 }
 
 // ---------------------------------------------------------------- recording proxy
