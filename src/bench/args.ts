@@ -1,6 +1,5 @@
 // Command-line options of `deno task bench`.
-import { parseArgs } from "node:util";
-import { complain, say } from "../cli_output.ts";
+import { intOption, parseCli } from "../cli_args.ts";
 
 const USAGE = `usage: deno task bench [--quick] [--out FILE] [--repeats N] [--orders N]
                        [--wake-orders N] [--memory-sagas N] [--peer-jobs N] [--data-dir DIR]
@@ -21,40 +20,17 @@ export const PEER_DIR = ".data/bench";
 export type BenchArgs = ReturnType<typeof parseBenchArgs>;
 
 export function parseBenchArgs() {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: Deno.args,
-      options: {
-        quick: { type: "boolean", default: false },
-        out: { type: "string", default: `${PEER_DIR}/results.json` },
-        "data-dir": { type: "string", default: PEER_DIR },
-        repeats: { type: "string" },
-        orders: { type: "string" },
-        "wake-orders": { type: "string" },
-        "memory-sagas": { type: "string" },
-        "peer-jobs": { type: "string" },
-        help: { type: "boolean", short: "h" },
-      },
-    });
-  } catch (err) {
-    complain(`${(err as Error).message}\n\n${USAGE}`);
-    Deno.exit(2);
-  }
-  const v = parsed.values;
-  if (v.help) {
-    say(USAGE);
-    Deno.exit(0);
-  }
-  const int = (name: string, raw: string | undefined, fallback: number, min: number) => {
-    if (raw === undefined) return fallback;
-    const n = Number(raw);
-    if (!Number.isInteger(n) || n < min) {
-      complain(`--${name}: expected an integer ≥ ${min}, got "${raw}"\n\n${USAGE}`);
-      Deno.exit(2);
-    }
-    return n;
-  };
+  const v = parseCli(Deno.args, {
+    quick: { type: "boolean", default: false },
+    out: { type: "string", default: `${PEER_DIR}/results.json` },
+    "data-dir": { type: "string", default: PEER_DIR },
+    repeats: { type: "string" },
+    orders: { type: "string" },
+    "wake-orders": { type: "string" },
+    "memory-sagas": { type: "string" },
+    "peer-jobs": { type: "string" },
+  }, USAGE);
+  const int = intOption(USAGE);
   const quick = v.quick;
   return {
     quick,

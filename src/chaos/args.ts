@@ -1,7 +1,6 @@
 // Command-line options of `deno task chaos`.
-import { parseArgs } from "node:util";
+import { intOption, parseCli } from "../cli_args.ts";
 import { type ChaosOptions, defaultChaosOptions } from "./options.ts";
-import { complain, say } from "../cli_output.ts";
 
 const USAGE = `usage: deno task chaos [--orders N] [--instances N] [--rate N] [--seed N]
                        [--min-kills N] [--settle-timeout S] [--data-dir DIR] [--out FILE]
@@ -15,42 +14,18 @@ const USAGE = `usage: deno task chaos [--orders N] [--instances N] [--rate N] [-
   --data-dir DIR      PostgreSQL data and logs, under .data/ (default .data/chaos)
   --out FILE          also write the summary as JSON to FILE (under .data/)`;
 
-function int(name: string, raw: string | undefined, fallback: number, min: number): number {
-  if (raw === undefined) return fallback;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < min) {
-    complain(`--${name}: expected an integer ≥ ${min}, got "${raw}"\n\n${USAGE}`);
-    Deno.exit(2);
-  }
-  return n;
-}
-
 export function parseChaosArgs(args: string[]): ChaosOptions & { out?: string } {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args,
-      options: {
-        orders: { type: "string" },
-        instances: { type: "string" },
-        rate: { type: "string" },
-        seed: { type: "string" },
-        "min-kills": { type: "string" },
-        "settle-timeout": { type: "string" },
-        "data-dir": { type: "string" },
-        out: { type: "string" },
-        help: { type: "boolean", short: "h" },
-      },
-    });
-  } catch (err) {
-    complain(`${(err as Error).message}\n\n${USAGE}`);
-    Deno.exit(2);
-  }
-  const v = parsed.values;
-  if (v.help) {
-    say(USAGE);
-    Deno.exit(0);
-  }
+  const v = parseCli(args, {
+    orders: { type: "string" },
+    instances: { type: "string" },
+    rate: { type: "string" },
+    seed: { type: "string" },
+    "min-kills": { type: "string" },
+    "settle-timeout": { type: "string" },
+    "data-dir": { type: "string" },
+    out: { type: "string" },
+  }, USAGE);
+  const int = intOption(USAGE);
   const d = defaultChaosOptions();
   return {
     ...d,
