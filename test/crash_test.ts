@@ -3,19 +3,14 @@
 // the same Idempotency-Key (so no effect happens twice), and a retry wait
 // resumes with only its remaining time.
 import assert from "node:assert/strict";
-import { startSandbox } from "../src/sandbox/mod.ts";
-import { freshDatabase } from "./helpers/db.ts";
 import { sampleOrder, waitFor, waitForStatus } from "./helpers/orders.ts";
 import {
   assertEffectsExactlyOnce,
   placeOrders,
-  printWarnings,
   ready,
-  reap,
-  startInstance,
   waitAllCompleted,
+  withCluster,
 } from "./helpers/cluster.ts";
-import type { OrchestratorProcess } from "./helpers/process.ts";
 
 const LEASE_MS = 2000;
 const POLL_INTERVAL_MS = 500;
@@ -24,17 +19,13 @@ const START_MARGIN_MS = 1500;
 const CAPTURE_ROUTE = "POST /payments/capture/:authorization_id";
 
 Deno.test("a SIGKILLed instance's sagas are resumed by another within the lease, each effect once", async () => {
-  const db = await freshDatabase();
   // Captures take 800 ms inside the idempotency lock: a killed caller leaves the
   // effect done but its outcome unrecorded, so the resumed call must be a replay.
-  const sandbox = await startSandbox({ payments: { processingMs: 800 } });
-  const env = { LEASE_MS: String(LEASE_MS), POLL_INTERVAL_MS: String(POLL_INTERVAL_MS) };
-  let a: OrchestratorProcess | undefined;
-  let b: OrchestratorProcess | undefined;
-  try {
+  await withCluster({ payments: { processingMs: 800 } }, async ({ db, sandbox, start }) => {
+    const env = { LEASE_MS: String(LEASE_MS), POLL_INTERVAL_MS: String(POLL_INTERVAL_MS) };
     const orders = Array.from({ length: 24 }, () => sampleOrder());
     const ids = orders.map((o) => o.order_id);
-    a = startInstance(db, sandbox, "crash-a", env);
+    const a = start("crash-a", env);
     await ready(a);
     await placeOrders(db.sql, orders);
 
@@ -52,7 +43,7 @@ Deno.test("a SIGKILLed instance's sagas are resumed by another within the lease,
     const receivedAtKill = received();
     const killedAt = Date.now();
     a.kill("SIGKILL");
-    b = startInstance(db, sandbox, "crash-b", env);
+    const b = start("crash-b", env);
     assert.equal((await a.status).signal, "SIGKILL");
 
     // What the dead instance left: sagas mid-capture, outcome unrecorded, leases still held.
@@ -124,22 +115,14 @@ Deno.test("a SIGKILLed instance's sagas are resumed by another within the lease,
 
     b.kill("SIGTERM");
     assert.equal((await b.status).code, 0);
-  } catch (err) {
-    printWarnings(a, b);
-    throw err;
-  } finally {
-    await reap(a, b);
-    await sandbox.close();
-    await db.drop();
-  }
+  });
 });
 
 Deno.test("a retry wait interrupted by SIGKILL resumes with only its remaining time", async () => {
-  const db = await freshDatabase();
   const order = sampleOrder();
   // The first reservation is refused with Retry-After: 3. With RETRY_BASE_MS=1 and
   // RETRY_MAX_MS=1000 the jitter is at most 1 ms, so the wait is exactly 3 s.
-  const sandbox = await startSandbox({
+  await withCluster({
     inventory: {
       faults: {
         rules: [{
@@ -152,17 +135,14 @@ Deno.test("a retry wait interrupted by SIGKILL resumes with only its remaining t
         }],
       },
     },
-  });
-  const env = {
-    LEASE_MS: String(LEASE_MS),
-    POLL_INTERVAL_MS: String(POLL_INTERVAL_MS),
-    RETRY_BASE_MS: "1",
-    RETRY_MAX_MS: "1000",
-  };
-  let a: OrchestratorProcess | undefined;
-  let b: OrchestratorProcess | undefined;
-  try {
-    a = startInstance(db, sandbox, "wait-a", env);
+  }, async ({ db, sandbox, start }) => {
+    const env = {
+      LEASE_MS: String(LEASE_MS),
+      POLL_INTERVAL_MS: String(POLL_INTERVAL_MS),
+      RETRY_BASE_MS: "1",
+      RETRY_MAX_MS: "1000",
+    };
+    const a = start("wait-a", env);
     await ready(a);
     await placeOrders(db.sql, [order]);
 
@@ -188,7 +168,7 @@ Deno.test("a retry wait interrupted by SIGKILL resumes with only its remaining t
     assert.equal(still?.kind, "timer", "still waiting when killed");
     const killedAt = Date.now();
     a.kill("SIGKILL");
-    b = startInstance(db, sandbox, "wait-b", env);
+    const b = start("wait-b", env);
     await a.status;
     assert.equal(sandbox.inventory.stats({ log: false }).totals.reserved, 0, "no retry yet");
 
@@ -225,12 +205,5 @@ Deno.test("a retry wait interrupted by SIGKILL resumes with only its remaining t
 
     b.kill("SIGTERM");
     assert.equal((await b.status).code, 0);
-  } catch (err) {
-    printWarnings(a, b);
-    throw err;
-  } finally {
-    await reap(a, b);
-    await sandbox.close();
-    await db.drop();
-  }
+  });
 });

@@ -2,19 +2,14 @@
 // the grace period, persist, release every lease so another instance resumes
 // at once, exit 0.
 import assert from "node:assert/strict";
-import { startSandbox } from "../src/sandbox/mod.ts";
-import { freshDatabase } from "./helpers/db.ts";
 import { sampleOrder, waitFor } from "./helpers/orders.ts";
 import {
   assertEffectsExactlyOnce,
   placeOrders,
-  printWarnings,
   ready,
-  reap,
-  startInstance,
   waitAllCompleted,
+  withCluster,
 } from "./helpers/cluster.ts";
-import type { OrchestratorProcess } from "./helpers/process.ts";
 import type { Sql } from "../src/db/client.ts";
 
 /** Sagas of `owner` calling capturePayment right now. */
@@ -33,17 +28,13 @@ async function leasesHeldBy(sql: Sql, owner: string): Promise<number> {
 }
 
 Deno.test("SIGTERM with a short grace releases every lease, so a long-lease instance resumes at once", async () => {
-  const db = await freshDatabase();
   // Captures take 1.5 s: far longer than the 300 ms grace.
-  const sandbox = await startSandbox({ payments: { processingMs: 1500 } });
-  // A 60 s lease on both sides: a lease left to expire would stall b for a minute.
-  const env = { LEASE_MS: "60000", POLL_INTERVAL_MS: "60000" };
-  let a: OrchestratorProcess | undefined;
-  let b: OrchestratorProcess | undefined;
-  try {
+  await withCluster({ payments: { processingMs: 1500 } }, async ({ db, sandbox, start }) => {
+    // A 60 s lease on both sides: a lease left to expire would stall b for a minute.
+    const env = { LEASE_MS: "60000", POLL_INTERVAL_MS: "60000" };
     const orders = Array.from({ length: 8 }, () => sampleOrder());
     const ids = orders.map((o) => o.order_id);
-    a = startInstance(db, sandbox, "term-a", { ...env, SHUTDOWN_GRACE_MS: "300" });
+    const a = start("term-a", { ...env, SHUTDOWN_GRACE_MS: "300" });
     await ready(a);
     await placeOrders(db.sql, orders);
     await waitFor(async () => (await capturing(db.sql, "term-a")).length === ids.length, {
@@ -74,7 +65,7 @@ Deno.test("SIGTERM with a short grace releases every lease, so a long-lease inst
     assert.equal(left?.n, ids.length, "every saga is runnable now");
 
     const startedAt = Date.now();
-    b = startInstance(db, sandbox, "term-b", env);
+    const b = start("term-b", env);
     // b's start-up claim cycle is its only chance: no NOTIFY comes, and its next poll is 60 s away.
     await waitAllCompleted(db.sql, ids, 15_000);
     const doneMs = Date.now() - startedAt;
@@ -91,25 +82,14 @@ Deno.test("SIGTERM with a short grace releases every lease, so a long-lease inst
 
     b.kill("SIGTERM");
     assert.equal((await b.status).code, 0);
-  } catch (err) {
-    printWarnings(a, b);
-    throw err;
-  } finally {
-    await reap(a, b);
-    await sandbox.close();
-    await db.drop();
-  }
+  });
 });
 
 Deno.test("SIGTERM with a long enough grace lets in-flight steps finish and persists them before exit", async () => {
-  const db = await freshDatabase();
-  const sandbox = await startSandbox({ payments: { processingMs: 1500 } });
-  let a: OrchestratorProcess | undefined;
-  let b: OrchestratorProcess | undefined;
-  try {
+  await withCluster({ payments: { processingMs: 1500 } }, async ({ db, sandbox, start }) => {
     const orders = Array.from({ length: 6 }, () => sampleOrder());
     const ids = orders.map((o) => o.order_id);
-    a = startInstance(db, sandbox, "grace-a", {
+    const a = start("grace-a", {
       SHUTDOWN_GRACE_MS: "10000",
       POLL_INTERVAL_MS: "500",
     });
@@ -153,34 +133,23 @@ Deno.test("SIGTERM with a long enough grace lets in-flight steps finish and pers
     assert.deepEqual(lateRows.map((r) => r.status), ["PENDING"], "no intake while draining");
 
     // Whatever is left is another instance's to finish, each effect still once.
-    b = startInstance(db, sandbox, "grace-b", { POLL_INTERVAL_MS: "500" });
+    const b = start("grace-b", { POLL_INTERVAL_MS: "500" });
     await waitAllCompleted(db.sql, [...ids, late.order_id], 15_000);
     assertEffectsExactlyOnce(sandbox, [...ids, late.order_id]);
     assert.equal(sandbox.payments.stats({ log: false }).idempotentReplays, 0, "no call repeated");
 
     b.kill("SIGTERM");
     assert.equal((await b.status).code, 0);
-  } catch (err) {
-    printWarnings(a, b);
-    throw err;
-  } finally {
-    await reap(a, b);
-    await sandbox.close();
-    await db.drop();
-  }
+  });
 });
 
 // SPEC §9 and SagaPool.drain's own contract: in-flight *steps* finish, then leases go back.
 // A saga whose step finished during the drain must not be driven on to its next step.
 Deno.test("SIGTERM starts no new step: a saga whose in-flight step finished is handed back", async () => {
-  const db = await freshDatabase();
-  const sandbox = await startSandbox({ payments: { processingMs: 1500 } });
-  let a: OrchestratorProcess | undefined;
-  let b: OrchestratorProcess | undefined;
-  try {
+  await withCluster({ payments: { processingMs: 1500 } }, async ({ db, sandbox, start }) => {
     const orders = Array.from({ length: 4 }, () => sampleOrder());
     const ids = orders.map((o) => o.order_id);
-    a = startInstance(db, sandbox, "drain-a", {
+    const a = start("drain-a", {
       SHUTDOWN_GRACE_MS: "10000",
       POLL_INTERVAL_MS: "500",
     });
@@ -208,18 +177,11 @@ Deno.test("SIGTERM starts no new step: a saga whose in-flight step finished is h
     assert.deepEqual(state?.states, ["confirmingOrder"]);
     assert.equal(await leasesHeldBy(db.sql, "drain-a"), 0);
 
-    b = startInstance(db, sandbox, "drain-b", { POLL_INTERVAL_MS: "500" });
+    const b = start("drain-b", { POLL_INTERVAL_MS: "500" });
     await waitAllCompleted(db.sql, ids, 15_000);
     assertEffectsExactlyOnce(sandbox, ids);
 
     b.kill("SIGTERM");
     assert.equal((await b.status).code, 0);
-  } catch (err) {
-    printWarnings(a, b);
-    throw err;
-  } finally {
-    await reap(a, b);
-    await sandbox.close();
-    await db.drop();
-  }
+  });
 });

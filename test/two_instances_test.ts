@@ -1,34 +1,25 @@
 // Two orchestrator processes on one database: every order is processed once,
 // every downstream effect happens once, and both instances share the work.
 import assert from "node:assert/strict";
-import { startSandbox } from "../src/sandbox/mod.ts";
-import { freshDatabase } from "./helpers/db.ts";
 import { sampleOrder } from "./helpers/orders.ts";
 import {
   assertEffectsExactlyOnce,
   placeOrders,
-  printWarnings,
   ready,
-  reap,
-  startInstance,
   waitAllCompleted,
+  withCluster,
 } from "./helpers/cluster.ts";
-import type { OrchestratorProcess } from "./helpers/process.ts";
 
 const ORDERS = 200;
 const BATCHES = 4;
 
 Deno.test("two instances on one database complete 200 orders, each effect exactly once", async () => {
-  const db = await freshDatabase();
   // A little latency so sagas overlap and both instances find work to claim.
-  const sandbox = await startSandbox({
+  await withCluster({
     orders: { faults: { latencyMs: 5 } },
     inventory: { faults: { latencyMs: 5 } },
     payments: { faults: { latencyMs: 5 } },
-  });
-  let a: OrchestratorProcess | undefined;
-  let b: OrchestratorProcess | undefined;
-  try {
+  }, async ({ db, sandbox, start }) => {
     const orders = Array.from({ length: ORDERS }, () => sampleOrder());
     const ids = orders.map((o) => o.order_id);
     const size = ORDERS / BATCHES;
@@ -37,8 +28,8 @@ Deno.test("two instances on one database complete 200 orders, each effect exactl
     // The first batch waits in the outbox before anyone runs.
     await placeOrders(db.sql, batch(0));
     const env = { POLL_INTERVAL_MS: "500", SAGA_CONCURRENCY: "16", OUTBOX_BATCH_SIZE: "20" };
-    a = startInstance(db, sandbox, "a", env);
-    b = startInstance(db, sandbox, "b", env);
+    const a = start("a", env);
+    const b = start("b", env);
     await Promise.all([ready(a), ready(b)]);
     // The rest arrive while both run, one transaction per batch.
     for (let i = 1; i < BATCHES; i++) await placeOrders(db.sql, batch(i));
@@ -84,12 +75,5 @@ Deno.test("two instances on one database complete 200 orders, each effect exactl
     const [sa, sb] = await Promise.all([a.status, b.status]);
     assert.equal(sa.code, 0, "a exits 0 on SIGTERM");
     assert.equal(sb.code, 0, "b exits 0 on SIGTERM");
-  } catch (err) {
-    printWarnings(a, b);
-    throw err;
-  } finally {
-    await reap(a, b);
-    await sandbox.close();
-    await db.drop();
-  }
+  });
 });

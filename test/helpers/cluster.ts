@@ -2,8 +2,8 @@
 // database and the in-process reference services.
 import assert from "node:assert/strict";
 import type { Sql } from "../../src/db/client.ts";
-import type { Sandbox } from "../../src/sandbox/mod.ts";
-import type { TestDatabase } from "./db.ts";
+import { type Sandbox, startSandbox } from "../../src/sandbox/mod.ts";
+import { freshDatabase, type TestDatabase } from "./db.ts";
 import { type OrchestratorProcess, startOrchestratorProcess } from "./process.ts";
 import { type SampleOrder, waitFor } from "./orders.ts";
 
@@ -109,5 +109,41 @@ export function printWarnings(...ps: Array<OrchestratorProcess | undefined>): vo
         }`,
       );
     }
+  }
+}
+
+export interface Cluster {
+  db: TestDatabase;
+  sandbox: Sandbox;
+  /** startInstance on this cluster's database and services; reaped at the end. */
+  start(instanceId: string, env?: Record<string, string>): OrchestratorProcess;
+}
+
+/**
+ * A fresh database and reference services for orchestrator processes. On
+ * failure the processes' warnings are printed; afterwards every process is
+ * killed and everything closed.
+ */
+export async function withCluster(
+  sandboxOptions: Parameters<typeof startSandbox>[0],
+  body: (cluster: Cluster) => Promise<void>,
+): Promise<void> {
+  const db = await freshDatabase();
+  const sandbox = await startSandbox(sandboxOptions);
+  const started: OrchestratorProcess[] = [];
+  const start = (instanceId: string, env: Record<string, string> = {}) => {
+    const p = startInstance(db, sandbox, instanceId, env);
+    started.push(p);
+    return p;
+  };
+  try {
+    await body({ db, sandbox, start });
+  } catch (err) {
+    printWarnings(...started);
+    throw err;
+  } finally {
+    await reap(...started);
+    await sandbox.close();
+    await db.drop();
   }
 }
