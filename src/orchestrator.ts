@@ -6,6 +6,7 @@ import * as q from "./db/queries.ts";
 import type { Logger } from "./log.ts";
 import { runIntake } from "./engine/intake.ts";
 import { SagaPool } from "./engine/saga_pool.ts";
+import { TransitionWriter } from "./engine/transition_writer.ts";
 import { createStepExecutor } from "./engine/step_executor.ts";
 import { createSupervisor, type SupervisorDeps } from "./engine/supervisor.ts";
 import type { CycleOutput, WakeSource } from "../machines/supervisor.ts";
@@ -35,8 +36,10 @@ const MAX_INTAKE_BATCHES = 10;
 export function createOrchestrator(deps: OrchestratorDeps) {
   const { config, sql, logger } = deps;
   const budget = config.maxAttempts;
+  const writer = new TransitionWriter({ sql });
   const pool = new SagaPool({
     sql,
+    write: (t) => writer.write(t),
     logger,
     instanceId: config.instanceId,
     concurrency: config.sagaConcurrency,

@@ -115,13 +115,19 @@ export function requestCancels(tx: TransactionSql, rows: CancelRequest[], me: st
     WITH c AS (
       SELECT DISTINCT ON (order_id) * FROM jsonb_to_recordset(${tx.json(rows as never)}::jsonb)
         AS c(order_id uuid, reason text)
+    ), locked AS MATERIALIZED (
+      -- In order_id order, like every multi-row ledger writer: no deadlocks.
+      SELECT l.order_id FROM order_ledger l JOIN c ON c.order_id = l.order_id
+      WHERE l.status = 'RUNNING'
+      ORDER BY l.order_id
+      FOR UPDATE OF l
     ), u AS (
       UPDATE order_ledger l SET
         cancel_requested_at = coalesce(l.cancel_requested_at, now()),
         cancel_reason = coalesce(l.cancel_reason, c.reason),
         run_at = CASE WHEN l.lease_owner IS NULL THEN least(l.run_at, now()) ELSE l.run_at END,
         updated_at = now()
-      FROM c
+      FROM c JOIN locked ON locked.order_id = c.order_id
       WHERE l.order_id = c.order_id AND l.status = 'RUNNING'
       RETURNING l.order_id
     ), known AS (
@@ -237,48 +243,96 @@ export interface Transition {
   history: { event: string; from: string | null; to: string; detail: unknown };
 }
 
+export interface Persisted {
+  order_id: string;
+  revision: string;
+  cancel_requested: boolean;
+  cancel_reason: string | null;
+}
+
 /**
- * Persists one transition in one statement: the fenced ledger update, the
- * step outcome (never overwriting a success) and the history line. The
- * inserts only happen when the fenced update matched. Returns no row when
- * the lease was lost.
+ * Persists transitions of many sagas in one statement (one commit): per saga
+ * the fenced ledger update, the step outcome (never overwriting a success)
+ * and the history line. A saga's inserts only happen when its fenced update
+ * matched; a saga whose lease was lost is simply missing from the result.
+ *
+ * Rows are locked in order_id order before they are updated, as renewLeases
+ * and requestCancels do, so two multi-row writers never deadlock. At most one
+ * transition per saga: a saga waits for its write before it acts again.
  */
-export function persistTransition(sql: Db, t: Transition) {
-  const step = t.step;
-  return sql<{ revision: string; cancel_requested: boolean; cancel_reason: string | null }[]>`
-    WITH u AS (
-      UPDATE order_ledger SET
-        snapshot = ${sql.json(t.snapshot as never)},
-        state = ${t.state},
-        status = ${t.status},
-        pending = ${t.pending === null ? null : sql.json(t.pending as never)},
-        revision = revision + 1,
+export function persistTransitions(sql: Db, ts: readonly Transition[]) {
+  const rows = ts.map((t) => ({
+    order_id: t.orderId,
+    me: t.me,
+    epoch: t.epoch,
+    revision: t.revision,
+    snapshot: t.snapshot,
+    state: t.state,
+    status: t.status,
+    pending: t.pending,
+    release: t.release,
+    run_at: t.runAt,
+    clear_retry: t.clearRetry,
+    last_error: t.lastError,
+    step: t.step?.name ?? null,
+    outcome: t.step?.outcome ?? null,
+    http_status: t.step?.httpStatus ?? null,
+    response: t.step ? t.step.body ?? null : null,
+    h_event: t.history.event,
+    h_from: t.history.from,
+    h_to: t.history.to,
+    h_detail: t.history.detail,
+  }));
+  return sql<Persisted[]>`
+    WITH t AS (
+      SELECT * FROM jsonb_to_recordset(${sql.json(rows as never)}::jsonb) AS t(
+        order_id uuid, me text, epoch bigint, revision bigint, snapshot jsonb, state text,
+        status text, pending jsonb, release boolean, run_at timestamptz, clear_retry boolean,
+        last_error text, step text, outcome text, http_status int, response jsonb,
+        h_event text, h_from text, h_to text, h_detail jsonb)
+    ), locked AS MATERIALIZED (
+      SELECT l.order_id FROM order_ledger l JOIN t ON t.order_id = l.order_id
+      WHERE l.lease_owner = t.me AND l.lease_epoch = t.epoch AND l.revision = t.revision
+      ORDER BY l.order_id
+      FOR UPDATE OF l
+    ), u AS (
+      UPDATE order_ledger l SET
+        snapshot = t.snapshot,
+        state = t.state,
+        status = t.status,
+        pending = t.pending,
+        revision = l.revision + 1,
         updated_at = now(),
-        last_error = ${t.lastError},
-        run_at = CASE WHEN ${t.release} THEN coalesce(${t.runAt}::timestamptz, now()) ELSE run_at END,
-        lease_owner = CASE WHEN ${t.release} THEN NULL ELSE lease_owner END,
-        lease_until = CASE WHEN ${t.release} THEN NULL ELSE lease_until END,
-        retry_requested_at = CASE WHEN ${t.clearRetry} THEN NULL ELSE retry_requested_at END
-      WHERE order_id = ${t.orderId} AND lease_owner = ${t.me}
-        AND lease_epoch = ${t.epoch} AND revision = ${t.revision}
-      RETURNING order_id, revision, cancel_requested_at IS NOT NULL AS cancel_requested,
-        cancel_reason
+        last_error = t.last_error,
+        run_at = CASE WHEN t.release THEN coalesce(t.run_at, now()) ELSE l.run_at END,
+        lease_owner = CASE WHEN t.release THEN NULL ELSE l.lease_owner END,
+        lease_until = CASE WHEN t.release THEN NULL ELSE l.lease_until END,
+        retry_requested_at = CASE WHEN t.clear_retry THEN NULL ELSE l.retry_requested_at END
+      FROM t JOIN locked ON locked.order_id = t.order_id
+      WHERE l.order_id = t.order_id AND l.lease_owner = t.me
+        AND l.lease_epoch = t.epoch AND l.revision = t.revision
+      RETURNING l.order_id, l.revision, l.cancel_requested_at IS NOT NULL AS cancel_requested,
+        l.cancel_reason
     ), s AS (
       INSERT INTO saga_step AS s (order_id, step, outcome, http_status, response, instance_id)
-      SELECT order_id, ${step?.name ?? null}, ${step?.outcome ?? null}, ${step?.httpStatus ?? null},
-        ${step ? sql.json((step.body ?? null) as never) : null}, ${t.me}
-      FROM u WHERE ${step?.name ?? null}::text IS NOT NULL
+      SELECT t.order_id, t.step, t.outcome, t.http_status, t.response, t.me
+      FROM u JOIN t ON t.order_id = u.order_id
+      WHERE t.step IS NOT NULL
       ON CONFLICT (order_id, step) DO UPDATE SET
         outcome = excluded.outcome, http_status = excluded.http_status,
         response = excluded.response, instance_id = excluded.instance_id, recorded_at = now()
       WHERE s.outcome <> 'ok'
     ), h AS (
       INSERT INTO saga_history (order_id, event, from_state, to_state, instance_id, detail)
-      SELECT order_id, ${t.history.event}, ${t.history.from}, ${t.history.to}, ${t.me},
-        ${t.history.detail === null ? null : sql.json(t.history.detail as never)}
-      FROM u
+      SELECT t.order_id, t.h_event, t.h_from, t.h_to, t.me, t.h_detail
+      FROM u JOIN t ON t.order_id = u.order_id
     )
-    SELECT revision, cancel_requested, cancel_reason FROM u`;
+    SELECT order_id, revision, cancel_requested, cancel_reason FROM u`;
+}
+
+/** One transition (see persistTransitions); no row when the lease was lost. */
+export function persistTransition(sql: Db, t: Transition) {
+  return persistTransitions(sql, [t]);
 }
 
 /** Parks a saga that hit an unexpected error, keeping its state for a retry. */
@@ -299,14 +353,24 @@ export function parkSaga(
     FROM u`;
 }
 
-/** Renews the leases we still hold; returns them (a missing id was lost). */
+/**
+ * Renews the leases we still hold; returns them (a missing id was lost).
+ * Locks in order_id order, like persistTransitions, so the two never deadlock.
+ */
 export function renewLeases(sql: Db, me: string, orderIds: string[], leaseMs: number) {
   return sql<{ order_id: string }[]>`
-    UPDATE order_ledger SET
+    WITH held AS MATERIALIZED (
+      SELECT order_id FROM order_ledger
+      WHERE order_id = ANY(${orderIds}::uuid[]) AND lease_owner = ${me} AND status = 'RUNNING'
+      ORDER BY order_id
+      FOR UPDATE
+    )
+    UPDATE order_ledger l SET
       lease_until = now() + ${leaseMs} * interval '1 millisecond',
       run_at = now() + ${leaseMs} * interval '1 millisecond'
-    WHERE order_id = ANY(${orderIds}::uuid[]) AND lease_owner = ${me} AND status = 'RUNNING'
-    RETURNING order_id`;
+    FROM held
+    WHERE l.order_id = held.order_id AND l.lease_owner = ${me} AND l.status = 'RUNNING'
+    RETURNING l.order_id`;
 }
 
 /** On shutdown: give back every lease so other instances resume at once. */

@@ -4,9 +4,10 @@
 // or the outcome of the pending step, calling downstream only when no
 // success is recorded), compute the next snapshot with XState's pure
 // `transition()`, and persist snapshot + pending work + step outcome +
-// history in one fenced statement *before* acting on it. A crash before that
-// commit repeats the call with the same Idempotency-Key; a crash after it
-// never repeats the call.
+// history in one fenced statement *before* acting on it (group-committed with
+// the transitions other sagas make at the same moment: transition_writer.ts).
+// A crash before that commit repeats the call with the same Idempotency-Key;
+// a crash after it never repeats the call.
 import { transition } from "xstate";
 import type { Sql } from "../db/client.ts";
 import * as q from "../db/queries.ts";
@@ -54,6 +55,8 @@ export interface SagaHooks {
 
 export interface RunnerDeps {
   sql: Sql;
+  /** Commits one transition (group-committed with other sagas'); null when the lease was lost. */
+  write(t: q.Transition): Promise<q.Persisted | null>;
   logger: Logger;
   instanceId: string;
   execute(input: StepInput, attempt: number, signal: AbortSignal): Promise<StepOutput>;
@@ -252,7 +255,7 @@ async function runTurns(
     for (let attempt = 1;; attempt++) {
       try {
         crashPoint("before_persist");
-        const [r] = await q.persistTransition(deps.sql, t);
+        const r = await deps.write(t);
         crashPoint("after_persist");
         if (!r) {
           log.warn("Lease lost: another instance owns this saga now; stopping it here");
