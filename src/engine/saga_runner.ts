@@ -8,7 +8,6 @@
 // the transitions other sagas make at the same moment: transition_writer.ts).
 // A crash before that commit repeats the call with the same Idempotency-Key;
 // a crash after it never repeats the call.
-import { transition } from "xstate";
 import type { Sql } from "../db/client.ts";
 import * as q from "../db/queries.ts";
 import type { Logger } from "../log.ts";
@@ -16,6 +15,7 @@ import { sagaMachine } from "../../machines/registry.ts";
 import type { StepInput, StepOutput } from "../../machines/order_types.ts";
 import { SnapshotError } from "../errors.ts";
 import { crashPoint } from "../crash_points.ts";
+import { pureTransition } from "./pure_transition.ts";
 import {
   type Pending,
   pendingFrom,
@@ -191,7 +191,7 @@ async function runTurns(
       return;
     }
 
-    const [next, actions] = transition(machine!, snap, event as never);
+    const [next, actions] = pureTransition(machine!, snap as never, event);
     let nextPending = toStored(pendingFrom(actions), now());
     // A targetless transition (a cancellation noted during the capture) keeps the work it had.
     if (!nextPending && statePath(next.value) === statePath(snap.value)) nextPending = pending;

@@ -2,11 +2,11 @@
 // state names, and the pending work a transition asks for. The runner never
 // lets XState run effects itself: an invoke becomes a step to execute, an
 // `after` becomes a deadline stored in PostgreSQL.
-import { initialTransition } from "xstate";
 import type { AnyMachineSnapshot } from "xstate";
 import type { OrderSagaMachine, SagaContext, SagaInput } from "../../machines/order_saga.ts";
 import type { StepInput, StepName } from "../../machines/order_types.ts";
 import { SnapshotError } from "../errors.ts";
+import { pureInitialTransition } from "./pure_transition.ts";
 
 export type SagaSnapshot = ReturnType<OrderSagaMachine["resolveState"]>;
 
@@ -41,7 +41,7 @@ export function pendingFrom(actions: readonly ExecutableAction[]): Pending | nul
 }
 
 export function startSaga(machine: OrderSagaMachine, input: SagaInput) {
-  const [snapshot, actions] = initialTransition(machine, input);
+  const [snapshot, actions] = pureInitialTransition(machine, input);
   return { snapshot, pending: pendingFrom(actions) };
 }
 

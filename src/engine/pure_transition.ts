@@ -1,0 +1,77 @@
+// XState's pure `transition()` and `initialTransition()`, without their
+// per-call set-up. Those functions build a throwaway actor for every call,
+// and constructing an actor computes the machine's initial state (with no
+// input, which throws inside XState and is caught): most of the CPU of a saga
+// transition. The machine's own ActorLogic methods, `transition(snapshot,
+// event, scope)` and `getInitialSnapshot(scope, input)`, take the actor scope
+// as an argument, so one inert scope per machine does the same job: actions
+// are collected, never executed.
+//
+// Safe to share because the call is synchronous and our machines give no
+// actor a systemId (the only thing XState's fresh system per call protects).
+// test/engine/pure_transition_test.ts checks, over every generated path, that
+// the result is exactly what xstate's own functions return.
+import {
+  type AnyActorScope,
+  type AnyStateMachine,
+  createActor,
+  type ExecutableActionsFrom,
+  type MachineSnapshot,
+} from "xstate";
+
+interface Inert {
+  scope: AnyActorScope;
+  actions: unknown[];
+}
+
+const scopes = new WeakMap<AnyStateMachine, Inert>();
+
+function inert(machine: AnyStateMachine): Inert {
+  let found = scopes.get(machine);
+  if (found) return found;
+  // Never started: its own (failed) initial state is never used or reported.
+  const self = createActor(machine);
+  const actions: unknown[] = [];
+  const scope = {
+    self,
+    id: "",
+    sessionId: "",
+    system: self.system,
+    logger: () => {},
+    defer: () => {},
+    emit: () => {},
+    stopChild: () => {},
+    actionExecutor: (action: unknown) => void actions.push(action),
+  } as unknown as AnyActorScope;
+  found = { scope, actions };
+  scopes.set(machine, found);
+  return found;
+}
+
+type Result<M extends AnyStateMachine> = [
+  ReturnType<M["transition"]>,
+  ExecutableActionsFrom<M>[],
+];
+
+/** As xstate's `transition(machine, snapshot, event)`. */
+export function pureTransition<M extends AnyStateMachine>(
+  machine: M,
+  snapshot: MachineSnapshot<never, never, never, never, never, never, never, never>,
+  event: { type: string },
+): Result<M> {
+  const { scope, actions } = inert(machine);
+  actions.length = 0;
+  const next = machine.transition(snapshot as never, event as never, scope);
+  return [next as ReturnType<M["transition"]>, actions.splice(0) as ExecutableActionsFrom<M>[]];
+}
+
+/** As xstate's `initialTransition(machine, input)`. */
+export function pureInitialTransition<M extends AnyStateMachine>(
+  machine: M,
+  input: unknown,
+): Result<M> {
+  const { scope, actions } = inert(machine);
+  actions.length = 0;
+  const next = machine.getInitialSnapshot(scope, input as never);
+  return [next as ReturnType<M["transition"]>, actions.splice(0) as ExecutableActionsFrom<M>[]];
+}

@@ -1,0 +1,112 @@
+// The runner's pure transitions (one inert scope per machine) must give exactly
+// what xstate's own initialTransition()/transition() give: the same next
+// snapshot and the same actions, on every edge of the saga's state graph.
+import assert from "node:assert/strict";
+import { type AnyMachineSnapshot, initialTransition, transition } from "xstate";
+import { getShortestPaths } from "xstate/graph";
+import { orderSagaV1, type SagaContext, STEP_STATES } from "../../machines/order_saga.ts";
+import type { StepOutput } from "../../machines/order_types.ts";
+import { pureInitialTransition, pureTransition } from "../../src/engine/pure_transition.ts";
+
+const INPUT = {
+  order: {
+    orderId: "7f8c3a8e-2d7c-4a57-9a51-0e2f3c1d9b11",
+    customerId: "c-1",
+    items: [{ sku: "A", quantity: 2, unitPriceCents: 150 }],
+    totalCents: 300,
+    currency: "USD",
+    authorizationId: "auth-1",
+  },
+  budget: { forward: 2, confirm: 2, compensation: 2 },
+};
+
+const OUTPUTS: StepOutput[] = [
+  { outcome: "ok", status: 201, body: { id: "x" } },
+  { outcome: "rejected", status: 409, reason: "insufficient_stock" },
+  { outcome: "transient", status: 503, reason: "busy", retryInMs: 250 },
+];
+
+function events(s: { value: unknown }) {
+  const [top, sub] = Object.entries(s.value as Record<string, string>)[0] ?? [String(s.value), ""];
+  const out: Array<{ type: string } & Record<string, unknown>> = [
+    { type: "CANCEL", reason: "customer" },
+    { type: "RETRY" },
+  ];
+  const step = STEP_STATES[top as keyof typeof STEP_STATES];
+  if (step && sub === "calling") {
+    for (const output of OUTPUTS) out.push({ type: `xstate.done.actor.${step}`, output });
+  }
+  if (sub === "waiting") out.push({ type: `xstate.after.retryDelay.orderSaga.${top}.waiting` });
+  return out;
+}
+
+/** What the runner uses of a result: the persisted snapshot and each action's type and params. */
+function observable([snapshot, actions]: readonly [unknown, readonly unknown[]]) {
+  return JSON.parse(JSON.stringify({
+    snapshot: orderSagaV1.getPersistedSnapshot(snapshot as never),
+    actions: actions.map((a) => {
+      const { type, params } = a as { type: string; params?: Record<string, unknown> };
+      // The spawned (never started) child itself is not compared, only what identifies it.
+      const { actorRef: _ref, ...rest } = params ?? {};
+      return { type, params: rest };
+    }),
+  }));
+}
+
+Deno.test("pureTransition() equals xstate's transition() on every edge of the saga graph", () => {
+  assert.deepEqual(
+    observable(pureInitialTransition(orderSagaV1, INPUT)),
+    observable(initialTransition(orderSagaV1, INPUT)),
+  );
+  const paths = getShortestPaths(orderSagaV1, {
+    input: INPUT,
+    events: events as never,
+    serializeState: ((s: { value: unknown; context: SagaContext }) =>
+      JSON.stringify([
+        s.value,
+        s.context.attempts,
+        s.context.touched,
+        s.context.parkedAt,
+      ])) as never,
+  } as never);
+  let edges = 0;
+  for (const path of paths) {
+    let snap: AnyMachineSnapshot = initialTransition(orderSagaV1, INPUT)[0];
+    for (const step of path.steps) {
+      snap = transition(orderSagaV1, snap as never, step.event as never)[0];
+    }
+    if (snap.status !== "active") continue;
+    for (const event of events(snap)) {
+      const ours: readonly [unknown, readonly unknown[]] = pureTransition(
+        orderSagaV1,
+        snap as never,
+        event,
+      );
+      const theirs: readonly [unknown, readonly unknown[]] = transition(
+        orderSagaV1,
+        snap as never,
+        event as never,
+      );
+      assert.deepEqual(
+        observable(ours),
+        observable(theirs),
+        `${JSON.stringify(snap.value)} + ${event.type}`,
+      );
+      edges++;
+    }
+  }
+  // Every state of the graph was reached and left by every event it accepts.
+  assert.ok(paths.length > 20, `only ${paths.length} states explored`);
+  assert.ok(edges > 100, `only ${edges} edges compared`);
+});
+
+Deno.test("pureTransition() keeps no actions from one call to the next", () => {
+  const [start] = pureInitialTransition(orderSagaV1, INPUT);
+  const [, first] = pureTransition(orderSagaV1, start as never, {
+    type: "xstate.done.actor.createOrder",
+    output: OUTPUTS[0],
+  } as never);
+  const [, again] = pureTransition(orderSagaV1, start as never, { type: "RETRY" });
+  assert.ok(first.length > 0, "entering reservingInventory invokes a step");
+  assert.deepEqual(again, [], "an ignored event asks for nothing");
+});
