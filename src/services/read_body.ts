@@ -14,7 +14,27 @@ export async function readBody(
   maxBytes: number = MAX_BODY_BYTES,
 ): Promise<unknown> {
   if (response.body === null) return undefined;
-  const reader = response.body.getReader();
+  const declared = Number(response.headers.get("content-length") ?? NaN);
+  // The common case, a small body of known size: read in one go, no stream loop.
+  const bytes = declared <= maxBytes
+    ? new Uint8Array(await response.arrayBuffer())
+    : await readAtMost(response.body, maxBytes);
+  const truncated = bytes.byteLength > maxBytes;
+  const text = new TextDecoder().decode(truncated ? bytes.subarray(0, maxBytes) : bytes);
+  if (text.trim() === "") return undefined;
+  if (!truncated) {
+    try {
+      return JSON.parse(text);
+    } catch {
+      // Not JSON (an HTML error page, plain text): keep the text instead.
+    }
+  }
+  return text;
+}
+
+/** Up to `maxBytes` + 1 bytes of the stream (one more tells it was cut), then stops reading. */
+async function readAtMost(body: ReadableStream<Uint8Array>, maxBytes: number): Promise<Uint8Array> {
+  const reader = body.getReader();
   const chunks: Uint8Array[] = [];
   let size = 0;
   try {
@@ -28,22 +48,12 @@ export async function readBody(
     // Stops downloading an oversized body and frees the connection; a no-op once drained.
     await reader.cancel().catch(() => {});
   }
-  const truncated = size > maxBytes;
-  const bytes = new Uint8Array(Math.min(size, maxBytes));
+  const bytes = new Uint8Array(Math.min(size, maxBytes + 1));
   let offset = 0;
   for (const chunk of chunks) {
     const part = chunk.subarray(0, bytes.length - offset);
     bytes.set(part, offset);
     offset += part.length;
   }
-  const text = new TextDecoder().decode(bytes);
-  if (text.trim() === "") return undefined;
-  if (!truncated) {
-    try {
-      return JSON.parse(text);
-    } catch {
-      // Not JSON (an HTML error page, plain text): keep the text instead.
-    }
-  }
-  return text;
+  return bytes;
 }

@@ -41,3 +41,27 @@ Deno.test("readBody() does not parse JSON that was cut off at the cap", async ()
   assert.equal(typeof body, "string");
   assert.equal((body as string).length, MAX_BODY_BYTES);
 });
+
+Deno.test("readBody() reads a body of declared length in one go, and caps one declared too long", async () => {
+  // Over a real socket, so content-length is what the server sent.
+  const bodies: Record<string, string> = {
+    "/small": JSON.stringify({ reservation_id: "r1" }),
+    "/large": JSON.stringify({ data: "y".repeat(2 * MAX_BODY_BYTES) }),
+  };
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen: () => {} },
+    (req) => new Response(bodies[new URL(req.url).pathname] ?? ""),
+  );
+  try {
+    const base = `http://127.0.0.1:${server.addr.port}`;
+    const small = await fetch(`${base}/small`);
+    assert.equal(small.headers.get("content-length"), String(bodies["/small"]!.length));
+    assert.deepEqual(await readBody(small), { reservation_id: "r1" });
+    const large = await fetch(`${base}/large`);
+    assert.ok(Number(large.headers.get("content-length")) > MAX_BODY_BYTES);
+    const cut = await readBody(large);
+    assert.equal(cut, bodies["/large"]!.slice(0, MAX_BODY_BYTES));
+  } finally {
+    await server.shutdown();
+  }
+});
