@@ -11,6 +11,7 @@ import type { Logger } from "./log.ts";
 
 export type MetricsHooks = Required<Pick<SagaHooks, "onStarted" | "onStep" | "onFinished">> & {
   onWake(source: WakeSource): void;
+  onWrite(transitions: number): void;
 };
 
 export interface MetricsSources {
@@ -34,6 +35,9 @@ export interface Metrics {
 
 /** A scrape waits this long for the outbox count before giving up on it. */
 const OUTBOX_QUERY_TIMEOUT_MS = 1000;
+
+// Transitions per group-committed statement: 1 when idle, up to the batch cap under load.
+const BATCH_BUCKETS = [1, 2, 4, 8, 16, 32, 64, 128, 256];
 
 // Steps are HTTP calls with timeouts of seconds: buckets from 5 ms to 30 s.
 const STEP_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
@@ -67,6 +71,12 @@ export function createMetrics(opts: { logger?: Logger } = {}): Metrics {
     help: "Duration of one downstream step call, in seconds.",
     labelNames: ["step"],
     buckets: STEP_BUCKETS,
+    registers: [registry],
+  });
+  const batches = new Histogram({
+    name: "orchestrator_transition_batch_size",
+    help: "Saga transitions committed per statement (group commit).",
+    buckets: BATCH_BUCKETS,
     registers: [registry],
   });
   const wakeups = new Counter({
@@ -158,6 +168,7 @@ export function createMetrics(opts: { logger?: Logger } = {}): Metrics {
       }),
       onFinished: safe((status: string) => finished.inc({ status })),
       onWake: safe((source: WakeSource) => wakeups.inc({ source })),
+      onWrite: safe((transitions: number) => batches.observe(transitions)),
     },
     observe(s) {
       sources = { ...sources, ...s };

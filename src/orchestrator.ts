@@ -18,7 +18,11 @@ export interface OrchestratorDeps {
   sql: Sql;
   databaseUrl: string;
   logger: Logger;
-  hooks?: SagaHooks & { onWake?(source: WakeSource): void };
+  hooks?: SagaHooks & {
+    onWake?(source: WakeSource): void;
+    /** One statement committed this many transitions (group commit). */
+    onWrite?(transitions: number): void;
+  };
   /**
    * Executes steps; default: the HTTP clients of src/services. Embedders and
    * tests can wrap it, e.g. to add a step of their own to a new machine version.
@@ -36,7 +40,7 @@ const MAX_INTAKE_BATCHES = 10;
 export function createOrchestrator(deps: OrchestratorDeps) {
   const { config, sql, logger } = deps;
   const budget = config.maxAttempts;
-  const writer = new TransitionWriter({ sql });
+  const writer = new TransitionWriter({ sql, onFlush: deps.hooks?.onWrite });
   const pool = new SagaPool({
     sql,
     write: (t) => writer.write(t),

@@ -27,6 +27,16 @@ const SPREADS = [
   "results.endToEnd.notify.p99Ms",
   "results.endToEnd.polling.p50Ms",
   "results.endToEnd.polling.p99Ms",
+  "results.cpu.oneInstance.orchestratorMsPerSaga",
+  "results.cpu.oneInstance.servicesMsPerSaga",
+  "results.cpu.oneInstance.postgresMsPerSaga",
+  "results.cpu.oneInstance.machineBusy",
+  "results.cpu.twoInstances.orchestratorMsPerSaga",
+  "results.cpu.twoInstances.servicesMsPerSaga",
+  "results.cpu.twoInstances.postgresMsPerSaga",
+  "results.cpu.twoInstances.machineBusy",
+  "results.groupCommit.oneInstance",
+  "results.groupCommit.twoInstances",
   "results.cost.commitsPerSaga",
   "results.cost.writeCommitsPerSaga",
   "results.cost.rowsInsertedPerSaga",
@@ -54,6 +64,8 @@ const NUMBERS = [
   "machine.memoryGiB",
   "results.ceiling.transitionsPerSaga",
   "results.ceiling.oneInstance.connections",
+  "results.ceiling.oneInstance.transitionsPerStatement",
+  "results.ceiling.twoInstances.transitionsPerStatement",
   "results.ceiling.twoInstances.connections",
   "results.peer.jobs",
   "results.peer.concurrency",
@@ -132,6 +144,14 @@ Deno.test("bench --quick writes JSON with every figure, all finite", async () =>
       assert.ok(Array.isArray(s.runs) && s.runs.length >= 1, `${path}.runs empty`);
     }
     for (const path of NUMBERS) assertFinite(at(json, path), path);
+    // A happy saga is four transitions, each written once by some statement.
+    assert.equal(json.results.ceiling.transitionsPerSaga, 4);
+    assert.ok(json.results.groupCommit.oneInstance.median >= 1);
+    const cpu = json.results.cpu.oneInstance;
+    for (const group of ["orchestratorMsPerSaga", "servicesMsPerSaga", "postgresMsPerSaga"]) {
+      assert.ok(cpu[group].median > 0, `${group} is ${cpu[group].median}`);
+    }
+    assert.ok(cpu.machineBusy.median > 0 && cpu.machineBusy.median <= 1);
     for (const path of STRINGS) {
       const v = at(json, path);
       assert.ok(typeof v === "string" && v.length > 0, `${path} missing`);

@@ -36,6 +36,8 @@ Deno.test("metrics carry the SPEC names, count what the hooks report, and pass p
   m.hooks.onWake("notify");
   m.hooks.onWake("notify");
   m.hooks.onWake("poll");
+  m.hooks.onWrite(1);
+  m.hooks.onWrite(12);
 
   const text = await m.render();
   await promtoolCheck(text);
@@ -57,6 +59,10 @@ Deno.test("metrics carry the SPEC names, count what the hooks report, and pass p
       ['orchestrator_step_duration_seconds_count{step="capturePayment"}', 2],
       ['orchestrator_step_duration_seconds_bucket{le="0.05",step="capturePayment"}', 1],
       ['orchestrator_step_duration_seconds_bucket{le="+Inf",step="reserveInventory"}', 1],
+      ["orchestrator_transition_batch_size_count", 2],
+      ["orchestrator_transition_batch_size_sum", 13],
+      ['orchestrator_transition_batch_size_bucket{le="8"}', 1],
+      ['orchestrator_transition_batch_size_bucket{le="16"}', 2],
     ] as const
   ) {
     assert.equal(sample(text, series), value, series);
@@ -147,6 +153,11 @@ Deno.test("GET /metrics on a running orchestrator counts real sagas and passes p
     assert.equal(sample(text, "orchestrator_database_up"), 1);
     assert.equal(sample(text, "orchestrator_listen_connected"), 1);
     assert.equal(sample(text, "orchestrator_sagas_in_flight"), 0);
+    // Every transition the runner wrote went through the group-commit writer.
+    const [written] = await db.sql<{ n: number }[]>`
+      SELECT count(*)::int AS n FROM saga_history WHERE event <> 'OrderPlaced'`;
+    assert.ok(written!.n >= 10, `${written!.n} transitions`);
+    assert.equal(sample(text, "orchestrator_transition_batch_size_sum"), written!.n);
   } finally {
     await o.stop();
     await sandbox.close();

@@ -2,8 +2,10 @@
 // no orchestrator in the way. The engine's own statements (src/db/queries.ts)
 // replayed from one Deno client over `concurrency` connections: intake
 // transactions of 100 events (claim the outbox rows, insert the sagas, settle
-// the events), then `transitionsPerSaga` fenced transitions per saga
-// (ledger update + step row + history row, one commit each), sagas in parallel.
+// the events), then `transitionsPerSaga` fenced transitions per saga (ledger
+// update + step row + history row), committed `transitionsPerStatement`
+// sagas to a statement as the engine's group commit did in the measured run:
+// the same rows, the same statements, the same number of commits per saga.
 import { createSql } from "../db/client.ts";
 import * as q from "../db/queries.ts";
 import { freshDatabase } from "../demo/database.ts";
@@ -42,6 +44,8 @@ export async function measureCeiling(
     sagas: number;
     concurrency: number;
     transitionsPerSaga: number;
+    /** Transitions per statement the engine's group commit reached (1: a commit each). */
+    transitionsPerStatement: number;
     sample: { stepResponse: unknown; historyDetail: unknown };
   },
 ): Promise<CeilingResult> {
@@ -98,36 +102,51 @@ export async function measureCeiling(
     });
   });
 
-  // Transitions: one fenced commit each, sagas in parallel.
-  await inParallel(opts.concurrency, orders, async (order) => {
-    const init = initial.get(order.order_id)!;
-    for (let r = 0; r < opts.transitionsPerSaga; r++) {
-      const last = r === opts.transitionsPerSaga - 1;
-      const step = STEPS[r % STEPS.length]!;
-      const [row] = await q.persistTransition(sql, {
-        orderId: order.order_id,
-        me: ME,
-        epoch: "1",
-        revision: String(r),
-        snapshot: init.snapshot,
-        state: last ? "completed" : init.state,
-        status: last ? "COMPLETED" : "RUNNING",
-        pending: last ? null : init.pending,
-        release: last,
-        runAt: null,
-        clearRetry: false,
-        lastError: null,
-        step: { name: step, outcome: "ok", httpStatus: 200, body: opts.sample.stepResponse },
-        history: {
-          event: `${step}:ok`,
-          from: init.state,
-          to: init.state,
-          detail: opts.sample.historyDetail,
-        },
-      });
-      if (!row) throw new Error(`ceiling: transition ${r} of ${order.order_id} was fenced out`);
-    }
-  });
+  // Transitions round by round (a saga's transition r is fenced by revision
+  // r), each round in statements of `perStatement` sagas, sagas in parallel.
+  const perStatement = Math.max(1, Math.round(opts.transitionsPerStatement));
+  for (let r = 0; r < opts.transitionsPerSaga; r++) {
+    const last = r === opts.transitionsPerSaga - 1;
+    const step = STEPS[r % STEPS.length]!;
+    const statements = Array.from(
+      { length: Math.ceil(orders.length / perStatement) },
+      (_, i) => orders.slice(i * perStatement, (i + 1) * perStatement),
+    );
+    await inParallel(opts.concurrency, statements, async (group) => {
+      const rows = await q.persistTransitions(
+        sql,
+        group.map((order) => {
+          const init = initial.get(order.order_id)!;
+          return {
+            orderId: order.order_id,
+            me: ME,
+            epoch: "1",
+            revision: String(r),
+            snapshot: init.snapshot,
+            state: last ? "completed" : init.state,
+            status: last ? "COMPLETED" : "RUNNING",
+            pending: last ? null : init.pending,
+            release: last,
+            runAt: null,
+            clearRetry: false,
+            lastError: null,
+            step: { name: step, outcome: "ok", httpStatus: 200, body: opts.sample.stepResponse },
+            history: {
+              event: `${step}:ok`,
+              from: init.state,
+              to: init.state,
+              detail: opts.sample.historyDetail,
+            },
+          };
+        }),
+      );
+      if (rows.length !== group.length) {
+        throw new Error(
+          `ceiling: transition ${r} of ${group.length - rows.length} sagas fenced out`,
+        );
+      }
+    });
+  }
 
   const seconds = (performance.now() - started) / 1000;
   await sql.end({ timeout: 2 });

@@ -19,7 +19,7 @@ import { parseBenchArgs, PEER_DIR } from "./args.ts";
 import { renderReport } from "./report.ts";
 import { assembleResults } from "./results.ts";
 import { percentile } from "./stats.ts";
-import { measureThroughput } from "./throughput.ts";
+import { measureThroughput, type ThroughputResult } from "./throughput.ts";
 import { measureWakeup } from "./wakeup.ts";
 import { complain, say } from "../cli_output.ts";
 
@@ -108,20 +108,30 @@ async function main(): Promise<number> {
     const notify = await wakeup(true, "wake-up latency, NOTIFY");
     const polling = await wakeup(false, `wake-up latency, polling every ${POLL_INTERVAL_MS} ms`);
 
-    // The ceiling replays as many transitions per saga as the engine committed writes.
-    const writes = percentile(one.map((r) => r.cost.writeCommitsPerSaga), 50);
-    const transitionsPerSaga = Math.max(1, Math.round(writes));
+    // The ceiling replays the transitions per saga the engine wrote, grouped
+    // into statements as its group commit grouped them in the same runs.
+    const transitionsPerSaga = Math.max(
+      1,
+      Math.round(percentile(one.map((r) => r.transitions.perSaga), 50)),
+    );
     const sample = one[0]!.sample;
-    const ceiling = async (connections: number) =>
-      await repeat(`ceiling, ${connections} connections`, () =>
-        measureCeiling(e, {
-          sagas: args.orders,
-          concurrency: connections,
-          transitionsPerSaga,
-          sample,
-        }));
-    const ceilingOne = { connections: DB_POOL_SIZE, runs: await ceiling(DB_POOL_SIZE) };
-    const ceilingTwo = { connections: 2 * DB_POOL_SIZE, runs: await ceiling(2 * DB_POOL_SIZE) };
+    const ceiling = async (connections: number, runs: ThroughputResult[]) => {
+      const perStatement = percentile(runs.map((r) => r.transitions.perStatement), 50);
+      return {
+        connections,
+        transitionsPerStatement: perStatement,
+        runs: await repeat(`ceiling, ${connections} connections`, () =>
+          measureCeiling(e, {
+            sagas: args.orders,
+            concurrency: connections,
+            transitionsPerSaga,
+            transitionsPerStatement: perStatement,
+            sample,
+          })),
+      };
+    };
+    const ceilingOne = await ceiling(DB_POOL_SIZE, one);
+    const ceilingTwo = await ceiling(2 * DB_POOL_SIZE, two);
 
     const peer = async (batched: boolean) =>
       await repeat(`graphile-worker, ${batched ? "batched" : "unbatched"}`, () =>

@@ -1,7 +1,7 @@
 // The benchmark's results: their JSON shape and the printed table.
 import { fmt, table } from "../demo/table.ts";
 import type { Machine } from "./machine.ts";
-import type { Spread } from "./stats.ts";
+import { mapSpread, type Spread } from "./stats.ts";
 
 export interface LatencyPair {
   p50Ms: Spread;
@@ -10,11 +10,21 @@ export interface LatencyPair {
 
 export interface CeilingFigures {
   connections: number;
+  /** Transitions per statement in the replay: the engine's group commit, as measured. */
+  transitionsPerStatement: number;
   sagasPerSecond: Spread;
   commitsPerSecond: Spread;
   writeCommitsPerSaga: Spread;
   /** Achieved sagas/s divided by the ceiling's, run by run. */
   ratio: Spread;
+}
+
+/** Milliseconds of CPU per saga by process group, and the share of all cores busy. */
+export interface CpuFigures {
+  orchestratorMsPerSaga: Spread;
+  servicesMsPerSaga: Spread;
+  postgresMsPerSaga: Spread;
+  machineBusy: Spread;
 }
 
 export interface BenchResults {
@@ -40,6 +50,10 @@ export interface BenchResults {
     stepsPerSecond: { oneInstance: Spread; twoInstances: Spread };
     wakeup: { notify: LatencyPair; polling: LatencyPair };
     endToEnd: { notify: LatencyPair; polling: LatencyPair };
+    /** Where the CPU went during the throughput runs. */
+    cpu: { oneInstance: CpuFigures; twoInstances: CpuFigures };
+    /** Saga transitions per committed statement during the throughput runs. */
+    groupCommit: { oneInstance: Spread; twoInstances: Spread };
     cost: {
       commitsPerSaga: Spread;
       writeCommitsPerSaga: Spread;
@@ -115,6 +129,22 @@ export function renderReport(r: BenchResults): string {
     row("end-to-end p99, NOTIFY", x.endToEnd.notify.p99Ms, "ms"),
     row("end-to-end p50, polling only", x.endToEnd.polling.p50Ms, "ms"),
     row("end-to-end p99, polling only", x.endToEnd.polling.p99Ms, "ms"),
+    row("CPU per saga, 1 instance: orchestrator", x.cpu.oneInstance.orchestratorMsPerSaga, "ms", 2),
+    row("  reference services", x.cpu.oneInstance.servicesMsPerSaga, "ms", 2),
+    row("  PostgreSQL (all backends)", x.cpu.oneInstance.postgresMsPerSaga, "ms", 2),
+    row(
+      "  machine busy (share of all cores)",
+      mapSpread(x.cpu.oneInstance.machineBusy, (v) => 100 * v),
+      "%",
+      0,
+    ),
+    row(
+      "transitions per statement (group commit), 1 instance",
+      x.groupCommit.oneInstance,
+      "rows",
+      1,
+    ),
+    row("  2 instances", x.groupCommit.twoInstances, "rows", 1),
     row("commits per saga (xact_commit, reads included)", x.cost.commitsPerSaga, "commits", 2),
     row("write commits per saga (xids assigned)", x.cost.writeCommitsPerSaga, "commits", 2),
     row("rows inserted per saga", x.cost.rowsInsertedPerSaga, "rows", 2),
@@ -153,8 +183,11 @@ export function renderReport(r: BenchResults): string {
   lines.push(table(["measurement", "median", "min–max", "unit"], rows));
   lines.push("");
   lines.push(
-    `Ceiling replay: ${x.ceiling.transitionsPerSaga} fenced transitions per saga plus intake ` +
-      `(batches of 100), the engine's own SQL, from one Deno client.`,
+    `Ceiling replay: ${x.ceiling.transitionsPerSaga} fenced transitions per saga, ` +
+      `${fmt(x.ceiling.oneInstance.transitionsPerStatement, 1)} (1 instance) and ` +
+      `${fmt(x.ceiling.twoInstances.transitionsPerStatement, 1)} (2 instances) to a statement as ` +
+      `the engine's group commit wrote them, plus intake (batches of 100): the engine's own SQL, ` +
+      `from one Deno client.`,
   );
   return lines.join("\n");
 }

@@ -4,7 +4,7 @@ import type { CeilingResult } from "./ceiling.ts";
 import type { Machine } from "./machine.ts";
 import type { MemoryResult } from "./memory.ts";
 import type { PeerResult } from "./peer.ts";
-import type { BenchResults, CeilingFigures } from "./report.ts";
+import type { BenchResults, CeilingFigures, CpuFigures } from "./report.ts";
 import { mapSpread, type Spread, spread } from "./stats.ts";
 import type { ThroughputResult } from "./throughput.ts";
 import type { LatencyResult } from "./wakeup.ts";
@@ -12,13 +12,20 @@ import type { LatencyResult } from "./wakeup.ts";
 /** Downstream calls of a happy saga: createOrder, reserveInventory, capturePayment, confirmOrder. */
 export const STEPS_PER_SAGA = 4;
 
+export interface CeilingRuns {
+  connections: number;
+  /** The engine's transitions per statement the replay copied. */
+  transitionsPerStatement: number;
+  runs: CeilingResult[];
+}
+
 export interface RawRuns {
   one: ThroughputResult[];
   two: ThroughputResult[];
   notify: LatencyResult[];
   polling: LatencyResult[];
-  ceilingOne: { connections: number; runs: CeilingResult[] };
-  ceilingTwo: { connections: number; runs: CeilingResult[] };
+  ceilingOne: CeilingRuns;
+  ceilingTwo: CeilingRuns;
   unbatched: PeerResult[];
   batched: PeerResult[];
   memory: MemoryResult[];
@@ -39,15 +46,25 @@ const paired = <A, B>(a: A[], b: B[], f: (a: A, b: B) => number): Spread =>
   spread(b.map((y, i) => f(a[i % a.length]!, y)));
 
 function ceiling(
-  c: RawRuns["ceilingOne"],
+  c: CeilingRuns,
   achieved: ThroughputResult[],
 ): CeilingFigures {
   return {
     connections: c.connections,
+    transitionsPerStatement: c.transitionsPerStatement,
     sagasPerSecond: of(c.runs, (r) => r.sagasPerSecond),
     commitsPerSecond: of(c.runs, (r) => r.commitsPerSecond),
     writeCommitsPerSaga: of(c.runs, (r) => r.cost.writeCommitsPerSaga),
     ratio: paired(achieved, c.runs, (a, r) => a.sagasPerSecond / r.sagasPerSecond),
+  };
+}
+
+function cpu(runs: ThroughputResult[]): CpuFigures {
+  return {
+    orchestratorMsPerSaga: of(runs, (r) => r.cpu.msPerSaga.orchestrator ?? NaN),
+    servicesMsPerSaga: of(runs, (r) => r.cpu.msPerSaga.services ?? NaN),
+    postgresMsPerSaga: of(runs, (r) => r.cpu.msPerSaga.postgres ?? NaN),
+    machineBusy: of(runs, (r) => r.cpu.machineBusy),
   };
 }
 
@@ -79,6 +96,14 @@ export function assembleResults(raw: RawRuns, meta: Meta): BenchResults {
       },
       wakeup: { notify: latency(raw.notify, "wake"), polling: latency(raw.polling, "wake") },
       endToEnd: { notify: latency(raw.notify, "e2e"), polling: latency(raw.polling, "e2e") },
+      cpu: {
+        oneInstance: cpu(raw.one),
+        twoInstances: cpu(raw.two),
+      },
+      groupCommit: {
+        oneInstance: of(raw.one, (r) => r.transitions.perStatement),
+        twoInstances: of(raw.two, (r) => r.transitions.perStatement),
+      },
       cost: {
         commitsPerSaga: of(raw.one, (r) => r.cost.commitsPerSaga),
         writeCommitsPerSaga: of(raw.one, (r) => r.cost.writeCommitsPerSaga),

@@ -5,6 +5,7 @@
 import { type BenchEnv, DB_NAME, withInstances } from "./cluster.ts";
 import { type Cost, costPerSaga, readCounters } from "./counters.ts";
 import { type CpuCost, type CpuGroups, cpuPerSaga, readCpu } from "./cpu.ts";
+import { scrapeSample } from "./scrape.ts";
 import { happyOrders, insertAll, nowMs, waitFinished } from "./orders.ts";
 
 export interface ThroughputResult {
@@ -13,6 +14,8 @@ export interface ThroughputResult {
   cost: Cost;
   /** CPU per saga by process group, and how busy the machine was. */
   cpu: CpuCost;
+  /** Saga transitions the instances wrote, per saga and per statement (group commit). */
+  transitions: { perSaga: number; perStatement: number };
   /** A real step response and history detail, for the ceiling's replay. */
   sample: { stepResponse: unknown; historyDetail: unknown };
 }
@@ -33,7 +36,7 @@ export async function measureThroughput(
   return await withInstances(
     env,
     opts.instances,
-    JSON.parse(Deno.env.get("BENCH_EXTRA_ENV") ?? "{}"),
+    opts.vars ?? {},
     async (run) => {
       const orders = happyOrders(opts.orders, opts.instances * 1000 + opts.orders);
       let own = 0; // transactions this benchmark runs on the measured database
@@ -59,6 +62,11 @@ export async function measureThroughput(
         everyMs: 50,
       });
       const cpuAfter = await readCpu(groups);
+      const written = { sum: 0, count: 0 };
+      for (const i of run.instances) {
+        written.sum += await scrapeSample(i.adminUrl, "orchestrator_transition_batch_size_sum");
+        written.count += await scrapeSample(i.adminUrl, "orchestrator_transition_batch_size_count");
+      }
       if (byStatus.COMPLETED !== orders.length) {
         throw new Error(`expected ${orders.length} COMPLETED, got ${JSON.stringify(byStatus)}`);
       }
@@ -84,6 +92,10 @@ export async function measureThroughput(
           rowsInserted: orders.length,
         }),
         cpu: cpuPerSaga(cpuBefore, cpuAfter, orders.length),
+        transitions: {
+          perSaga: written.sum / orders.length,
+          perStatement: written.sum / written.count,
+        },
         sample: { stepResponse: step?.response ?? null, historyDetail: history?.detail ?? null },
       };
     },
