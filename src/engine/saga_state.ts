@@ -64,10 +64,21 @@ export function restoreSnapshot(
   }
 }
 
-/** What the ledger stores: XState's persisted form, without live children. */
+/**
+ * What the ledger stores: XState's persisted form, without live children.
+ * Built directly, because getPersistedSnapshot() walks the whole context
+ * looking for actor references and persists the children we drop anyway: a
+ * saga's context is plain data. Only a machine with history states needs
+ * XState's own serialisation (test/engine/pure_transition_test.ts checks the
+ * two agree on every edge of the saga graph).
+ */
 export function persistable(machine: OrderSagaMachine, snapshot: AnyMachineSnapshot): unknown {
-  const p = machine.getPersistedSnapshot(snapshot as never) as Record<string, unknown>;
-  return { ...p, children: {} };
+  const { status, output, error, value, historyValue, context } = snapshot;
+  if (historyValue && Object.keys(historyValue).length > 0) {
+    const p = machine.getPersistedSnapshot(snapshot as never) as Record<string, unknown>;
+    return { ...p, children: {} };
+  }
+  return { status, output, error, value, historyValue: {}, context, children: {} };
 }
 
 /** Dotted path of the active leaf, e.g. `reservingInventory.waiting`. */
