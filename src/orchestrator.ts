@@ -43,7 +43,7 @@ export function createOrchestrator(deps: OrchestratorDeps) {
   const writer = new TransitionWriter({ sql, onFlush: deps.hooks?.onWrite });
   const pool = new SagaPool({
     sql,
-    write: (t) => writer.write(t),
+    write: (t, signal) => writer.write(t, signal),
     logger,
     instanceId: config.instanceId,
     concurrency: config.sagaConcurrency,

@@ -116,7 +116,7 @@ export function requestCancels(tx: TransactionSql, rows: CancelRequest[], me: st
       SELECT DISTINCT ON (order_id) * FROM jsonb_to_recordset(${tx.json(rows as never)}::jsonb)
         AS c(order_id uuid, reason text)
     ), locked AS MATERIALIZED (
-      -- In order_id order, like every multi-row ledger writer: no deadlocks.
+      -- In order_id order, like renewLeases: two waiting writers never deadlock.
       SELECT l.order_id FROM order_ledger l JOIN c ON c.order_id = l.order_id
       WHERE l.status = 'RUNNING'
       ORDER BY l.order_id
@@ -250,15 +250,26 @@ export interface Persisted {
   cancel_reason: string | null;
 }
 
+/** A row of persistTransitions: written, or `busy` (locked elsewhere, not written: try again). */
+export type PersistResult = (Persisted & { busy: false }) | {
+  order_id: string;
+  revision: null;
+  cancel_requested: null;
+  cancel_reason: null;
+  busy: true;
+};
+
 /**
  * Persists transitions of many sagas in one statement (one commit): per saga
  * the fenced ledger update, the step outcome (never overwriting a success)
  * and the history line. A saga's inserts only happen when its fenced update
  * matched; a saga whose lease was lost is simply missing from the result.
  *
- * Rows are locked in order_id order before they are updated, as renewLeases
- * and requestCancels do, so two multi-row writers never deadlock. At most one
- * transition per saga: a saga waits for its write before it acts again.
+ * The statement never waits for a row lock: a row someone else holds right
+ * now (a heartbeat, an operator's transaction) comes back `busy`, unwritten,
+ * to be tried again, so one locked row cannot hold up the other sagas, and
+ * the batch can never be part of a deadlock. At most one transition per
+ * saga: a saga waits for its write before it acts again.
  */
 export function persistTransitions(sql: Db, ts: readonly Transition[]) {
   const rows = ts.map((t) => ({
@@ -283,7 +294,7 @@ export function persistTransitions(sql: Db, ts: readonly Transition[]) {
     h_to: t.history.to,
     h_detail: t.history.detail,
   }));
-  return sql<Persisted[]>`
+  return sql<PersistResult[]>`
     WITH t AS (
       SELECT * FROM jsonb_to_recordset(${sql.json(rows as never)}::jsonb) AS t(
         order_id uuid, me text, epoch bigint, revision bigint, snapshot jsonb, state text,
@@ -293,8 +304,12 @@ export function persistTransitions(sql: Db, ts: readonly Transition[]) {
     ), locked AS MATERIALIZED (
       SELECT l.order_id FROM order_ledger l JOIN t ON t.order_id = l.order_id
       WHERE l.lease_owner = t.me AND l.lease_epoch = t.epoch AND l.revision = t.revision
-      ORDER BY l.order_id
-      FOR UPDATE OF l
+      FOR UPDATE OF l SKIP LOCKED
+    ), busy AS (
+      -- Ours as of this statement's snapshot, but locked by someone else just now.
+      SELECT t.order_id FROM t JOIN order_ledger l ON l.order_id = t.order_id
+      WHERE l.lease_owner = t.me AND l.lease_epoch = t.epoch AND l.revision = t.revision
+        AND NOT EXISTS (SELECT 1 FROM locked WHERE locked.order_id = t.order_id)
     ), u AS (
       UPDATE order_ledger l SET
         snapshot = t.snapshot,
@@ -327,7 +342,9 @@ export function persistTransitions(sql: Db, ts: readonly Transition[]) {
       SELECT t.order_id, t.h_event, t.h_from, t.h_to, t.me, t.h_detail
       FROM u JOIN t ON t.order_id = u.order_id
     )
-    SELECT order_id, revision, cancel_requested, cancel_reason FROM u`;
+    SELECT order_id, revision, cancel_requested, cancel_reason, false AS busy FROM u
+    UNION ALL
+    SELECT order_id, NULL, NULL, NULL, true FROM busy`;
 }
 
 /** One transition (see persistTransitions); no row when the lease was lost. */
@@ -355,7 +372,8 @@ export function parkSaga(
 
 /**
  * Renews the leases we still hold; returns them (a missing id was lost).
- * Locks in order_id order, like persistTransitions, so the two never deadlock.
+ * Locks in order_id order, like every multi-row ledger writer that waits for
+ * locks (requestCancels), so two of them never deadlock.
  */
 export function renewLeases(sql: Db, me: string, orderIds: string[], leaseMs: number) {
   return sql<{ order_id: string }[]>`

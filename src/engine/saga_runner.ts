@@ -55,8 +55,11 @@ export interface SagaHooks {
 
 export interface RunnerDeps {
   sql: Sql;
-  /** Commits one transition (group-committed with other sagas'); null when the lease was lost. */
-  write(t: q.Transition): Promise<q.Persisted | null>;
+  /**
+   * Commits one transition (group-committed with other sagas'); null when the
+   * lease was lost. Rejects unwritten if `signal` aborts before it is sent.
+   */
+  write(t: q.Transition, signal?: AbortSignal): Promise<q.Persisted | null>;
   logger: Logger;
   instanceId: string;
   execute(input: StepInput, attempt: number, signal: AbortSignal): Promise<StepOutput>;
@@ -255,7 +258,7 @@ async function runTurns(
     for (let attempt = 1;; attempt++) {
       try {
         crashPoint("before_persist");
-        const r = await deps.write(t);
+        const r = await deps.write(t, signal);
         crashPoint("after_persist");
         if (!r) {
           log.warn("Lease lost: another instance owns this saga now; stopping it here");

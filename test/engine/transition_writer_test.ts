@@ -174,23 +174,96 @@ Deno.test("TransitionWriter never puts two writes of one saga in one statement",
   }
 });
 
-Deno.test("batched transitions and lease renewals of the same sagas never deadlock", async () => {
+Deno.test("a row locked elsewhere does not hold up its batch: it is written once the lock is gone", async () => {
+  const db = await freshDatabase();
+  try {
+    const sizes: number[] = [];
+    const writer = new TransitionWriter({ sql: db.sql, onFlush: (n) => sizes.push(n) });
+    const ids = await leasedSagas(db.sql, 5);
+    const held = ids[2]!;
+    // An operator's open transaction holds one saga's row.
+    const operator = await db.sql.reserve();
+    await operator`BEGIN`;
+    await operator`SELECT 1 FROM order_ledger WHERE order_id = ${held} FOR UPDATE`;
+    let heldDone = false;
+    const heldWrite = writer.write(step(held, 0)).then((r) => {
+      heldDone = true;
+      return r;
+    });
+    const others = await Promise.all(
+      ids.filter((id) => id !== held).map((id) => writer.write(step(id, 0))),
+    );
+    assert.ok(others.every((r) => r?.revision === "1"), "the others committed meanwhile");
+    assert.equal(heldDone, false, "the locked one waits");
+    // It kept being retried (5 ms, 10 ms, …) while the lock was held.
+    await waitUntil(() => sizes.length >= 4);
+    await operator`COMMIT`;
+    operator.release();
+    assert.equal((await heldWrite)?.revision, "1");
+    assert.deepEqual(await counts(db.sql, ids), { updated: 5, steps: 5, history: 5 });
+  } finally {
+    await db.drop();
+  }
+});
+
+Deno.test("a write still waiting to be sent is dropped, unwritten, when its saga aborts", async () => {
+  const db = await freshDatabase();
+  try {
+    const sizes: number[] = [];
+    const writer = new TransitionWriter({ sql: db.sql, onFlush: (n) => sizes.push(n) });
+    const [held, other] = await leasedSagas(db.sql, 2);
+    const operator = await db.sql.reserve();
+    await operator`BEGIN`;
+    await operator`SELECT 1 FROM order_ledger WHERE order_id = ${held!} FOR UPDATE`;
+    const abort = new AbortController();
+    const write = writer.write(step(held!, 0), abort.signal);
+    await waitUntil(() => sizes.length >= 2); // found busy, waiting to be tried again
+    abort.abort(new Error("shutdown"));
+    await assert.rejects(write, /shutdown/);
+    await operator`COMMIT`;
+    operator.release();
+    // The next statement carries only the other saga's write: the aborted one is gone.
+    const flushed = sizes.length;
+    assert.equal((await writer.write(step(other!, 0)))?.revision, "1");
+    assert.deepEqual(sizes.slice(flushed), [1]);
+    assert.deepEqual(await counts(db.sql, [held!]), { updated: 0, steps: 0, history: 0 });
+  } finally {
+    await db.drop();
+  }
+});
+
+Deno.test("batched transitions never wait for locks, so they deadlock with nothing", async () => {
   const db = await freshDatabase();
   try {
     const ids = await leasedSagas(db.sql, 40);
     const revision = new Map(ids.map((id) => [id, 0]));
     const shuffled = () => [...ids].sort(() => Math.random() - 0.5);
+    let busy = 0;
     for (let round = 0; round < 60; round++) {
-      // Both lock many of the same rows at once, each from its own connection.
-      const [written] = await Promise.all([
+      // Heartbeats lock many of the same rows at once, each from its own connection.
+      const [rows] = await Promise.all([
         q.persistTransitions(db.sql, shuffled().map((id) => step(id, revision.get(id)!))),
         q.renewLeases(db.sql, ME, shuffled(), 60_000),
         q.renewLeases(db.sql, ME, shuffled(), 60_000),
       ]);
-      assert.equal(written.length, ids.length);
-      for (const id of ids) revision.set(id, revision.get(id)! + 1);
+      assert.equal(rows.length, ids.length, "every row is either written or busy");
+      for (const r of rows) {
+        if (r.busy) busy++;
+        else revision.set(r.order_id, revision.get(r.order_id)! + 1);
+      }
     }
+    const [row] = await db.sql<{ n: number }[]>`
+      SELECT sum(revision)::int AS n FROM order_ledger WHERE order_id = ANY(${ids}::uuid[])`;
+    assert.equal(row!.n, 60 * ids.length - busy, "exactly the rows reported written were written");
   } finally {
     await db.drop();
   }
 });
+
+async function waitUntil(cond: () => boolean, ms = 5000): Promise<void> {
+  const until = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > until) throw new Error("condition not met in time");
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
