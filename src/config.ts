@@ -3,6 +3,16 @@
 // turns into exit code 2 with a message naming the variable.
 import { ConfigError } from "./errors.ts";
 
+/**
+ * Sagas in flight per instance. A saga in flight mostly waits (on a call or
+ * on its commit) and costs little memory, and the more of them commit at the
+ * same moment, the more share one statement (group commit): on the
+ * benchmark, 64 → 256 raised throughput by about a third and cut PostgreSQL
+ * CPU per saga. Lower it to spare a fragile downstream service.
+ */
+export const DEFAULT_SAGA_CONCURRENCY = 256;
+export const DEFAULT_DB_POOL_SIZE = 10;
+
 export interface Config {
   pollIntervalMs: number;
   listen: boolean;
@@ -144,7 +154,7 @@ export function loadConfig(env: Env, defaults: { hostname: string; pid: number }
     instanceId: str(env, "INSTANCE_ID", `${defaults.hostname}-${defaults.pid}`),
     outboxBatchSize: int(env, "OUTBOX_BATCH_SIZE", 100, 1, 10_000),
     outboxMaxAttempts: int(env, "OUTBOX_MAX_ATTEMPTS", 5, 1, 1000),
-    sagaConcurrency: int(env, "SAGA_CONCURRENCY", 64, 1, 100_000),
+    sagaConcurrency: int(env, "SAGA_CONCURRENCY", DEFAULT_SAGA_CONCURRENCY, 1, 100_000),
     leaseMs,
     heartbeatMs,
     httpTimeoutMs: int(env, "HTTP_TIMEOUT_MS", 5000, 1, 600_000),
@@ -156,6 +166,6 @@ export function loadConfig(env: Env, defaults: { hostname: string; pid: number }
     },
     shutdownGraceMs: int(env, "SHUTDOWN_GRACE_MS", 10_000, 0, 600_000),
     inspectUrl: env.INSPECT_URL ? url(env, "INSPECT_URL", "", ["ws:", "wss:"]) : undefined,
-    dbPoolSize: int(env, "DB_POOL_SIZE", 10, 1, 1000),
+    dbPoolSize: int(env, "DB_POOL_SIZE", DEFAULT_DB_POOL_SIZE, 1, 1000),
   };
 }

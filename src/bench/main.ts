@@ -22,10 +22,12 @@ import { percentile } from "./stats.ts";
 import { measureThroughput, type ThroughputResult } from "./throughput.ts";
 import { measureWakeup } from "./wakeup.ts";
 import { complain, say } from "../cli_output.ts";
+import { DEFAULT_DB_POOL_SIZE, DEFAULT_SAGA_CONCURRENCY } from "../config.ts";
 
 const POLL_INTERVAL_MS = 100;
-const DB_POOL_SIZE = 10; // the orchestrator's default
-const SAGA_CONCURRENCY = 64; // the orchestrator's default
+// The orchestrator runs with its defaults.
+const DB_POOL_SIZE = DEFAULT_DB_POOL_SIZE;
+const SAGA_CONCURRENCY = DEFAULT_SAGA_CONCURRENCY;
 const PEER_CONCURRENCY = 10;
 
 async function postgresVersion(adminUrl: string): Promise<string> {
