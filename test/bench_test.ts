@@ -113,6 +113,8 @@ Deno.test("bench --quick writes JSON with every figure, all finite", async () =>
       "--quick",
       "--orders",
       "60",
+      "--warmup",
+      "10",
       "--wake-orders",
       "10",
       "--memory-sagas",

@@ -2,12 +2,15 @@
 import { intOption, parseCli } from "../cli_args.ts";
 
 const USAGE = `usage: deno task bench [--quick] [--out FILE] [--repeats N] [--orders N]
-                       [--wake-orders N] [--memory-sagas N] [--peer-jobs N] [--data-dir DIR]
+                       [--warmup N] [--wake-orders N] [--memory-sagas N] [--peer-jobs N]
+                       [--data-dir DIR]
 
   --quick            a short run: 1 repeat, fewer orders (figures are rough)
   --out FILE         where the JSON goes, under .data/ (default .data/bench/results.json)
   --repeats N        runs per figure (default 3; quick 1)
   --orders N         orders per throughput run (default 2000; quick 200)
+  --warmup N         orders run first, untimed, on the same processes (default 500;
+                     quick 50); the peer runs 4 no-op jobs for each, as a saga is 4 steps
   --wake-orders N    orders per wake-up latency run (default 200; quick 30)
   --memory-sagas N   sagas waiting for the memory figure (default 10000; quick 500)
   --peer-jobs N      graphile-worker jobs per run (default 20000; quick 2000)
@@ -26,6 +29,7 @@ export function parseBenchArgs() {
     "data-dir": { type: "string", default: PEER_DIR },
     repeats: { type: "string" },
     orders: { type: "string" },
+    warmup: { type: "string" },
     "wake-orders": { type: "string" },
     "memory-sagas": { type: "string" },
     "peer-jobs": { type: "string" },
@@ -38,6 +42,7 @@ export function parseBenchArgs() {
     dataDir: v["data-dir"].replace(/\/+$/, ""),
     repeats: int("repeats", v.repeats, quick ? 1 : 3, 1),
     orders: int("orders", v.orders, quick ? 200 : 2000, 10),
+    warmup: int("warmup", v.warmup, quick ? 50 : 500, 0),
     wakeOrders: int("wake-orders", v["wake-orders"], quick ? 30 : 200, 5),
     memorySagas: int("memory-sagas", v["memory-sagas"], quick ? 500 : 10_000, 10),
     peerJobs: int("peer-jobs", v["peer-jobs"], quick ? 2000 : 20_000, 10),

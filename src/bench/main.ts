@@ -17,7 +17,7 @@ import { measureMemory } from "./memory.ts";
 import { installPeer, measurePeer } from "./peer.ts";
 import { parseBenchArgs, PEER_DIR } from "./args.ts";
 import { renderReport } from "./report.ts";
-import { assembleResults } from "./results.ts";
+import { assembleResults, STEPS_PER_SAGA } from "./results.ts";
 import { percentile } from "./stats.ts";
 import { measureThroughput, type ThroughputResult } from "./throughput.ts";
 import { measureWakeup } from "./wakeup.ts";
@@ -90,6 +90,7 @@ async function main(): Promise<number> {
       await repeat(label, (run) =>
         measureThroughput(e, {
           orders: args.orders,
+          warmup: args.warmup,
           instances,
           timeoutMs: 600_000,
           onProgress: (n) => status(label, run, `${n}/${args.orders} finished`),
@@ -141,6 +142,7 @@ async function main(): Promise<number> {
           node,
           peerDir,
           jobs: args.peerJobs,
+          warmup: STEPS_PER_SAGA * args.warmup,
           concurrency: PEER_CONCURRENCY,
           batched,
         }));
@@ -170,6 +172,7 @@ async function main(): Promise<number> {
         settings: {
           repeats: R,
           orders: args.orders,
+          warmupOrders: args.warmup,
           wakeOrders: args.wakeOrders,
           pollIntervalMs: POLL_INTERVAL_MS,
           memorySagas: args.memorySagas,

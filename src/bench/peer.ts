@@ -72,7 +72,15 @@ export async function installPeer(dir: string, log: (line: string) => void): Pro
 
 export async function measurePeer(
   env: BenchEnv,
-  opts: { node: string; peerDir: string; jobs: number; concurrency: number; batched: boolean },
+  opts: {
+    node: string;
+    peerDir: string;
+    jobs: number;
+    /** Jobs run to completion first, untimed. */
+    warmup: number;
+    concurrency: number;
+    batched: boolean;
+  },
 ): Promise<PeerResult> {
   const fresh = await freshDatabase(env.db, "bench_peer", { max: 1 });
   await fresh.sql.end({ timeout: 2 });
@@ -85,6 +93,7 @@ export async function measurePeer(
       PEER_DIR: opts.peerDir,
       DATABASE_URL: fresh.url,
       JOBS: String(opts.jobs),
+      WARMUP: String(opts.warmup),
       CONCURRENCY: String(opts.concurrency),
       BATCHED: String(opts.batched),
     },

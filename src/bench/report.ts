@@ -2,6 +2,7 @@
 import { fmt, table } from "../demo/table.ts";
 import type { Machine } from "./machine.ts";
 import { mapSpread, type Spread } from "./stats.ts";
+import { STEPS_PER_SAGA } from "./results.ts";
 
 export interface LatencyPair {
   p50Ms: Spread;
@@ -36,6 +37,8 @@ export interface BenchResults {
   settings: {
     repeats: number;
     orders: number;
+    /** Orders run untimed before each throughput run (the peer: 4 jobs each). */
+    warmupOrders: number;
     wakeOrders: number;
     pollIntervalMs: number;
     memorySagas: number;
@@ -105,7 +108,10 @@ export function renderReport(r: BenchResults): string {
       fmt(m.loadAverageAfter ?? NaN, 2)
     } at end`,
     `Orchestrator: LOG_LEVEL=${r.settings.orchestratorLogLevel}, DB_POOL_SIZE=${r.settings.dbPoolSize}, ` +
-    `SAGA_CONCURRENCY=${r.settings.sagaConcurrency}; services with zero added latency`,
+    `SAGA_CONCURRENCY=${r.settings.sagaConcurrency}; services with zero added latency; ` +
+    `${r.settings.warmupOrders} warm-up orders (peer: ${
+      STEPS_PER_SAGA * r.settings.warmupOrders
+    } jobs) before each throughput run`,
     "",
   ];
   const rows: string[][] = [

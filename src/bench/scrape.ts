@@ -1,8 +1,11 @@
-// One sample from an orchestrator's /metrics (Prometheus text), for figures
-// only the engine itself can count (e.g. transitions per statement).
-export async function scrapeSample(adminUrl: string, series: string): Promise<number> {
-  const text = await (await fetch(`${adminUrl}/metrics`)).text();
-  const line = text.split("\n").find((l) => l.startsWith(`${series} `));
-  if (!line) throw new Error(`${adminUrl}/metrics has no sample ${series}`);
-  return Number(line.slice(series.length + 1));
+// Samples from an orchestrator's /metrics (Prometheus text), for figures only
+// the engine itself can count (e.g. transitions per statement). A scrape runs
+// one query on the orchestrator's database (the outbox gauge).
+export async function scrapeSamples(adminUrl: string, series: string[]): Promise<number[]> {
+  const lines = (await (await fetch(`${adminUrl}/metrics`)).text()).split("\n");
+  return series.map((name) => {
+    const line = lines.find((l) => l.startsWith(`${name} `));
+    if (!line) throw new Error(`${adminUrl}/metrics has no sample ${name}`);
+    return Number(line.slice(name.length + 1));
+  });
 }

@@ -2,10 +2,14 @@
 // one transaction while the instances idle, timed from that commit to the
 // last saga's COMPLETED (its ledger updated_at). Also what each saga cost the
 // database, for the ceiling.
+//
+// The instances first run `warmup` orders, untimed, so the figure is the
+// steady state of a running service (code compiled, connections open, caches
+// warm) rather than a process's first seconds; the peer gets the same.
 import { type BenchEnv, DB_NAME, withInstances } from "./cluster.ts";
 import { type Cost, costPerSaga, readCounters } from "./counters.ts";
 import { type CpuCost, type CpuGroups, cpuPerSaga, readCpu } from "./cpu.ts";
-import { scrapeSample } from "./scrape.ts";
+import { scrapeSamples } from "./scrape.ts";
 import { happyOrders, insertAll, nowMs, waitFinished } from "./orders.ts";
 
 export interface ThroughputResult {
@@ -28,6 +32,8 @@ export async function measureThroughput(
     orders: number;
     instances: number;
     timeoutMs: number;
+    /** Orders run to completion before the measured ones (default 0). */
+    warmup?: number;
     /** Extra orchestrator environment (default: none, i.e. its defaults). */
     vars?: Record<string, string>;
     onProgress?(done: number): void;
@@ -38,9 +44,26 @@ export async function measureThroughput(
     opts.instances,
     opts.vars ?? {},
     async (run) => {
-      const orders = happyOrders(opts.orders, opts.instances * 1000 + opts.orders);
+      const warmup = opts.warmup ?? 0;
+      const all = happyOrders(warmup + opts.orders, opts.instances * 1000 + opts.orders);
       let own = 0; // transactions this benchmark runs on the measured database
+      // The database's counters reach pg_stat_database up to a second late and
+      // at disconnect, so they are read around the whole run (warm-up
+      // included) and divided by every saga; CPU and transitions are exact in
+      // the measured window.
       const before = await readCounters(env.db.adminUrl, DB_NAME);
+      if (warmup > 0) {
+        await insertAll(run.sql, all.slice(0, warmup));
+        own += Math.ceil(warmup / 5000);
+        await waitFinished(run.sql, warmup, {
+          timeoutMs: opts.timeoutMs,
+          onProgress: () => own++,
+          everyMs: 50,
+        });
+      }
+      const orders = all.slice(warmup);
+      const writtenBefore = await transitionsWritten(run.instances);
+      own += run.instances.length; // each scrape counts the outbox
       const groups: CpuGroups = {
         processes: {
           orchestrator: run.instances.map((i) => i.child.pid),
@@ -51,24 +74,27 @@ export async function measureThroughput(
       const cpuBefore = await readCpu(groups);
       await insertAll(run.sql, orders);
       const committed = nowMs();
-      const inserts = Math.ceil(orders.length / 5000);
-      own += inserts;
-      const byStatus = await waitFinished(run.sql, orders.length, {
+      own += Math.ceil(orders.length / 5000);
+      const inserts = Math.ceil(warmup / 5000) + Math.ceil(orders.length / 5000);
+      const byStatus = await waitFinished(run.sql, warmup + orders.length, {
         timeoutMs: opts.timeoutMs,
         onProgress: (n) => {
           own++;
-          opts.onProgress?.(n);
+          opts.onProgress?.(n - warmup);
         },
         everyMs: 50,
       });
       const cpuAfter = await readCpu(groups);
-      const written = { sum: 0, count: 0 };
-      for (const i of run.instances) {
-        written.sum += await scrapeSample(i.adminUrl, "orchestrator_transition_batch_size_sum");
-        written.count += await scrapeSample(i.adminUrl, "orchestrator_transition_batch_size_count");
-      }
-      if (byStatus.COMPLETED !== orders.length) {
-        throw new Error(`expected ${orders.length} COMPLETED, got ${JSON.stringify(byStatus)}`);
+      const writtenAfter = await transitionsWritten(run.instances);
+      own += run.instances.length;
+      const written = {
+        sum: writtenAfter.sum - writtenBefore.sum,
+        count: writtenAfter.count - writtenBefore.count,
+      };
+      if (byStatus.COMPLETED !== warmup + orders.length) {
+        throw new Error(
+          `expected ${warmup + orders.length} COMPLETED, got ${JSON.stringify(byStatus)}`,
+        );
       }
       const [last] = await run.sql<{ ms: number }[]>`
       SELECT extract(epoch FROM max(updated_at)) * 1000 AS ms FROM order_ledger`;
@@ -86,10 +112,10 @@ export async function measureThroughput(
       return {
         sagasPerSecond: orders.length / seconds,
         seconds,
-        cost: costPerSaga(before, after, orders.length, {
+        cost: costPerSaga(before, after, all.length, {
           commits: own,
           writes: inserts,
-          rowsInserted: orders.length,
+          rowsInserted: all.length,
         }),
         cpu: cpuPerSaga(cpuBefore, cpuAfter, orders.length),
         transitions: {
@@ -100,4 +126,18 @@ export async function measureThroughput(
       };
     },
   );
+}
+
+/** Transitions the instances have written so far, and in how many statements. */
+async function transitionsWritten(instances: { adminUrl: string }[]) {
+  const total = { sum: 0, count: 0 };
+  for (const i of instances) {
+    const [sum, count] = await scrapeSamples(i.adminUrl, [
+      "orchestrator_transition_batch_size_sum",
+      "orchestrator_transition_batch_size_count",
+    ]);
+    total.sum += sum!;
+    total.count += count!;
+  }
+  return total;
 }

@@ -4,7 +4,9 @@
 // dependency of the orchestrator. Prints one JSON line with the result.
 //
 // env: PEER_DIR (where graphile-worker is installed), DATABASE_URL, JOBS,
-//      CONCURRENCY, BATCHED ("true": local queue + batched completion)
+//      CONCURRENCY, BATCHED ("true": local queue + batched completion),
+//      WARMUP (jobs run to completion first, untimed, as the orchestrator's
+//      warm-up orders are)
 "use strict";
 const { createRequire } = require("node:module");
 const fs = require("node:fs");
@@ -22,13 +24,14 @@ async function main() {
   const jobs = Number(process.env.JOBS);
   const concurrency = Number(process.env.CONCURRENCY);
   const batched = process.env.BATCHED === "true";
+  const warmup = Number(process.env.WARMUP ?? 0);
 
   const utils = await makeWorkerUtils({ connectionString, logger: quiet });
   await utils.migrate();
 
   let completed = 0;
-  let allDone;
-  const done = new Promise((resolve) => allDone = resolve);
+  let target = 0;
+  let reached = () => {};
   const runner = await run({
     connectionString,
     concurrency,
@@ -48,22 +51,33 @@ async function main() {
       : undefined,
   });
   runner.events.on("job:complete", () => {
-    if (++completed === jobs) allDone();
+    if (++completed === target) reached();
   });
 
-  // Every job in one transaction, like our orders; timed from its commit.
-  const specs = Array.from({ length: jobs }, (_, i) => ({ identifier: "noop", payload: { i } }));
-  await utils.addJobs(specs);
-  const started = performance.now();
-  await done;
-  // Completions may be batched: wait until they are committed too.
-  for (;;) {
-    const { rows } = await utils.withPgClient((client) =>
-      client.query("SELECT count(*)::int AS n FROM graphile_worker.jobs")
-    );
-    if (rows[0].n === 0) break;
-    await new Promise((r) => setTimeout(r, 10));
+  // Completions may be batched: a batch is done once the jobs table is empty.
+  async function runBatch(count, offset) {
+    const done = new Promise((resolve) => reached = resolve);
+    target = completed + count;
+    // Every job in one transaction, like our orders; timed from its commit.
+    const specs = Array.from({ length: count }, (_, i) => ({
+      identifier: "noop",
+      payload: { i: offset + i },
+    }));
+    await utils.addJobs(specs);
+    const started = performance.now();
+    await done;
+    for (;;) {
+      const { rows } = await utils.withPgClient((client) =>
+        client.query("SELECT count(*)::int AS n FROM graphile_worker.jobs")
+      );
+      if (rows[0].n === 0) break;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    return started;
   }
+
+  if (warmup > 0) await runBatch(warmup, 0);
+  const started = await runBatch(jobs, warmup);
   const seconds = (performance.now() - started) / 1000;
   await runner.stop();
   await utils.release();
