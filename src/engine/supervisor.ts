@@ -39,10 +39,18 @@ export function createSupervisor(deps: SupervisorDeps) {
           sendBack({ type: "LISTEN_DOWN", error: "LISTEN is disabled (LISTEN=false)" });
           return () => {};
         }
+        // A commit of many outbox rows delivers a burst of notifications in
+        // one socket read: they become one WAKE, not one actor event each.
+        let wakeQueued = false;
         const l = startListener(deps.databaseUrl, {
           onNotify: () => {
             deps.onWake?.("notify");
-            sendBack({ type: "WAKE", source: "notify" });
+            if (wakeQueued) return;
+            wakeQueued = true;
+            queueMicrotask(() => {
+              wakeQueued = false;
+              sendBack({ type: "WAKE", source: "notify" });
+            });
           },
           onUp: () => {
             if (subscribedOnce) deps.onWake?.("relisten");
