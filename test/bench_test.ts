@@ -49,6 +49,9 @@ const SPREADS = [
   "results.ceiling.twoInstances.commitsPerSecond",
   "results.ceiling.twoInstances.writeCommitsPerSaga",
   "results.ceiling.twoInstances.ratio",
+  "results.ceiling.withoutGroupCommit.sagasPerSecond",
+  "results.ceiling.withoutGroupCommit.writeCommitsPerSaga",
+  "results.ceiling.withoutGroupCommit.ratio",
   "results.peer.unbatched.jobsPerSecond",
   "results.peer.batched.jobsPerSecond",
   "results.peer.ratioUnbatched",
@@ -149,6 +152,9 @@ Deno.test("bench --quick writes JSON with every figure, all finite", async () =>
     // A happy saga is four transitions, each written once by some statement.
     assert.equal(json.results.ceiling.transitionsPerSaga, 4);
     assert.ok(json.results.groupCommit.oneInstance.median >= 1);
+    // Without group commit the replay commits every transition on its own.
+    assert.equal(json.results.ceiling.withoutGroupCommit.transitionsPerStatement, 1);
+    assert.ok(json.results.ceiling.withoutGroupCommit.writeCommitsPerSaga.median >= 4);
     const cpu = json.results.cpu.oneInstance;
     for (const group of ["orchestratorMsPerSaga", "servicesMsPerSaga", "postgresMsPerSaga"]) {
       assert.ok(cpu[group].median > 0, `${group} is ${cpu[group].median}`);

@@ -60,7 +60,7 @@ async function main(): Promise<number> {
       `${machine.memoryGiB} GiB RAM`,
   );
   const R = args.repeats;
-  const phases = 9;
+  const phases = 10;
   let phase = 0;
   const status = (label: string, run: number, detail = "") =>
     progress.update(
@@ -118,12 +118,11 @@ async function main(): Promise<number> {
       Math.round(percentile(one.map((r) => r.transitions.perSaga), 50)),
     );
     const sample = one[0]!.sample;
-    const ceiling = async (connections: number, runs: ThroughputResult[]) => {
-      const perStatement = percentile(runs.map((r) => r.transitions.perStatement), 50);
+    const ceiling = async (connections: number, perStatement: number, label: string) => {
       return {
         connections,
         transitionsPerStatement: perStatement,
-        runs: await repeat(`ceiling, ${connections} connections`, () =>
+        runs: await repeat(label, () =>
           measureCeiling(e, {
             sagas: args.orders,
             concurrency: connections,
@@ -133,8 +132,25 @@ async function main(): Promise<number> {
           })),
       };
     };
-    const ceilingOne = await ceiling(DB_POOL_SIZE, one);
-    const ceilingTwo = await ceiling(2 * DB_POOL_SIZE, two);
+    const batchOf = (runs: ThroughputResult[]) =>
+      percentile(runs.map((r) => r.transitions.perStatement), 50);
+    const ceilingOne = await ceiling(
+      DB_POOL_SIZE,
+      batchOf(one),
+      `ceiling, ${DB_POOL_SIZE} connections`,
+    );
+    const ceilingTwo = await ceiling(
+      2 * DB_POOL_SIZE,
+      batchOf(two),
+      `ceiling, ${2 * DB_POOL_SIZE} connections`,
+    );
+    // For scale: the same writes with a commit per transition, as an engine
+    // without group commit must write them.
+    const ceilingSolo = await ceiling(
+      DB_POOL_SIZE,
+      1,
+      `ceiling without group commit, ${DB_POOL_SIZE} connections`,
+    );
 
     const peer = async (batched: boolean) =>
       await repeat(`graphile-worker, ${batched ? "batched" : "unbatched"}`, () =>
@@ -163,7 +179,18 @@ async function main(): Promise<number> {
     machine.loadAverageAfter = await loadAverage();
 
     const results = assembleResults(
-      { one, two, notify, polling, ceilingOne, ceilingTwo, unbatched, batched, memory },
+      {
+        one,
+        two,
+        notify,
+        polling,
+        ceilingOne,
+        ceilingTwo,
+        ceilingSolo,
+        unbatched,
+        batched,
+        memory,
+      },
       {
         mode: args.quick ? "quick" : "full",
         startedAt,

@@ -67,6 +67,8 @@ export interface BenchResults {
       transitionsPerSaga: number;
       oneInstance: CeilingFigures;
       twoInstances: CeilingFigures;
+      /** The same writes with a commit per transition: what an engine without group commit could reach. */
+      withoutGroupCommit: CeilingFigures;
     };
     peer: {
       name: string;
@@ -169,6 +171,12 @@ export function renderReport(r: BenchResults): string {
     ),
     row("  ceiling commit rate", x.ceiling.twoInstances.commitsPerSecond, "commits/s"),
     row("  achieved / ceiling, 2 instances", x.ceiling.twoInstances.ratio, "ratio", 2),
+    row(
+      `same writes, a commit per transition (no group commit), ${x.ceiling.withoutGroupCommit.connections} conn.`,
+      x.ceiling.withoutGroupCommit.sagasPerSecond,
+      "sagas/s",
+    ),
+    row("  achieved (1 instance) / that", x.ceiling.withoutGroupCommit.ratio, "ratio", 2),
     row(
       `graphile-worker ${x.peer.version} no-op jobs/s, unbatched (${x.peer.concurrency} workers)`,
       x.peer.unbatched.jobsPerSecond,

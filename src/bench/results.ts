@@ -26,6 +26,8 @@ export interface RawRuns {
   polling: LatencyResult[];
   ceilingOne: CeilingRuns;
   ceilingTwo: CeilingRuns;
+  /** The same writes, a commit per transition (no group commit). */
+  ceilingSolo: CeilingRuns;
   unbatched: PeerResult[];
   batched: PeerResult[];
   memory: MemoryResult[];
@@ -114,6 +116,7 @@ export function assembleResults(raw: RawRuns, meta: Meta): BenchResults {
         transitionsPerSaga: meta.transitionsPerSaga,
         oneInstance: ceiling(raw.ceilingOne, raw.one),
         twoInstances: ceiling(raw.ceilingTwo, raw.two),
+        withoutGroupCommit: ceiling(raw.ceilingSolo, raw.one),
       },
       peer: {
         name: "graphile-worker",
