@@ -5,10 +5,11 @@
 import assert from "node:assert/strict";
 import { type AnyMachineSnapshot, initialTransition, transition } from "xstate";
 import { getShortestPaths } from "xstate/graph";
-import { orderSagaV1, type SagaContext, STEP_STATES } from "../../machines/order_saga.ts";
+import { orderSagaV1, type SagaContext } from "../../machines/order_saga.ts";
 import type { StepOutput } from "../../machines/order_types.ts";
 import { pureInitialTransition, pureTransition } from "../../src/engine/pure_transition.ts";
 import { persistable } from "../../src/engine/saga_state.ts";
+import { sagaEvents as sagaEventsFor } from "../helpers/saga_events.ts";
 
 const INPUT = {
   order: {
@@ -28,19 +29,7 @@ const OUTPUTS: StepOutput[] = [
   { outcome: "transient", status: 503, reason: "busy", retryInMs: 250 },
 ];
 
-function events(s: { value: unknown }) {
-  const [top, sub] = Object.entries(s.value as Record<string, string>)[0] ?? [String(s.value), ""];
-  const out: Array<{ type: string } & Record<string, unknown>> = [
-    { type: "CANCEL", reason: "customer" },
-    { type: "RETRY" },
-  ];
-  const step = STEP_STATES[top as keyof typeof STEP_STATES];
-  if (step && sub === "calling") {
-    for (const output of OUTPUTS) out.push({ type: `xstate.done.actor.${step}`, output });
-  }
-  if (sub === "waiting") out.push({ type: `xstate.after.retryDelay.orderSaga.${top}.waiting` });
-  return out;
-}
+const events = sagaEventsFor(OUTPUTS);
 
 /** What the runner uses of a result: the persisted snapshot and each action's type and params. */
 function observable([snapshot, actions]: readonly [unknown, readonly unknown[]]) {

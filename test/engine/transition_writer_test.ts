@@ -56,6 +56,31 @@ function step(orderId: string, revision: number, over: Partial<q.Transition> = {
   };
 }
 
+/** An operator's open transaction holding one saga's row lock; call the result to commit. */
+async function holdRow(sql: Sql, orderId: string): Promise<() => Promise<void>> {
+  const operator = await sql.reserve();
+  await operator`BEGIN`;
+  await operator`SELECT 1 FROM order_ledger WHERE order_id = ${orderId} FOR UPDATE`;
+  return async () => {
+    await operator`COMMIT`;
+    operator.release();
+  };
+}
+
+/** A fresh database and a writer on it (one statement in flight) that records its batch sizes. */
+async function withWriter(
+  fn: (t: { sql: Sql; writer: TransitionWriter; sizes: number[] }) => Promise<void>,
+): Promise<void> {
+  const db = await freshDatabase();
+  try {
+    const sizes: number[] = [];
+    const writer = new TransitionWriter({ sql: db.sql, onFlush: (n) => sizes.push(n) });
+    await fn({ sql: db.sql, writer, sizes });
+  } finally {
+    await db.drop();
+  }
+}
+
 async function counts(sql: Sql, ids: string[]) {
   const [row] = await sql<{ updated: number; steps: number; history: number }[]>`
     SELECT
@@ -68,29 +93,20 @@ async function counts(sql: Sql, ids: string[]) {
 }
 
 Deno.test("TransitionWriter sends a lone write at once and batches writes that arrive together", async () => {
-  const db = await freshDatabase();
-  try {
-    const sizes: number[] = [];
-    const writer = new TransitionWriter({
-      sql: db.sql,
-      maxInFlight: 1,
-      onFlush: (n) => sizes.push(n),
-    });
-    const [lone] = await leasedSagas(db.sql, 1);
+  await withWriter(async ({ sql, writer, sizes }) => {
+    const [lone] = await leasedSagas(sql, 1);
     const r = await writer.write(step(lone!, 0));
     assert.equal(r?.revision, "1");
     assert.deepEqual(sizes, [1], "alone, it went out alone");
 
-    const ids = await leasedSagas(db.sql, 50);
+    const ids = await leasedSagas(sql, 50);
     sizes.length = 0;
     const results = await Promise.all(ids.map((id) => writer.write(step(id, 0))));
     assert.ok(results.every((x) => x?.revision === "1"), "every saga got its new revision");
     // The first went out at once; the other 49 waited for it and shared one statement.
     assert.deepEqual(sizes, [1, 49]);
-    assert.deepEqual(await counts(db.sql, ids), { updated: 50, steps: 50, history: 50 });
-  } finally {
-    await db.drop();
-  }
+    assert.deepEqual(await counts(sql, ids), { updated: 50, steps: 50, history: 50 });
+  });
 });
 
 Deno.test("TransitionWriter fences row by row: a lost lease is refused, its batch-mates commit", async () => {
@@ -119,15 +135,8 @@ Deno.test("TransitionWriter fences row by row: a lost lease is refused, its batc
 });
 
 Deno.test("TransitionWriter: a row the database refuses fails only its own saga", async () => {
-  const db = await freshDatabase();
-  try {
-    const sizes: number[] = [];
-    const writer = new TransitionWriter({
-      sql: db.sql,
-      maxInFlight: 1,
-      onFlush: (n) => sizes.push(n),
-    });
-    const ids = await leasedSagas(db.sql, 5);
+  await withWriter(async ({ sql, writer, sizes }) => {
+    const ids = await leasedSagas(sql, 5);
     const blocker = writer.write(step(ids[0]!, 0));
     // jsonb cannot hold a NUL character: this row makes the whole statement fail.
     const poisoned = ids[3]!;
@@ -144,23 +153,14 @@ Deno.test("TransitionWriter: a row the database refuses fails only its own saga"
     ]);
     assert.deepEqual(sizes, [1, 4], "one batch of four, then retried one by one");
     const good = ids.filter((id) => id !== poisoned);
-    assert.deepEqual(await counts(db.sql, good), { updated: 4, steps: 4, history: 4 });
-    assert.deepEqual(await counts(db.sql, [poisoned]), { updated: 0, steps: 0, history: 0 });
-  } finally {
-    await db.drop();
-  }
+    assert.deepEqual(await counts(sql, good), { updated: 4, steps: 4, history: 4 });
+    assert.deepEqual(await counts(sql, [poisoned]), { updated: 0, steps: 0, history: 0 });
+  });
 });
 
 Deno.test("TransitionWriter never puts two writes of one saga in one statement", async () => {
-  const db = await freshDatabase();
-  try {
-    const sizes: number[] = [];
-    const writer = new TransitionWriter({
-      sql: db.sql,
-      maxInFlight: 1,
-      onFlush: (n) => sizes.push(n),
-    });
-    const [a, b] = await leasedSagas(db.sql, 2);
+  await withWriter(async ({ sql, writer, sizes }) => {
+    const [a, b] = await leasedSagas(sql, 2);
     const blocker = writer.write(step(b!, 0));
     // Not something the runner does (a saga awaits its write), but the writer must not break on it.
     const first = writer.write(step(a!, 0));
@@ -169,22 +169,15 @@ Deno.test("TransitionWriter never puts two writes of one saga in one statement",
     assert.equal((await first)?.revision, "1");
     assert.equal((await second)?.revision, "2");
     assert.deepEqual(sizes, [1, 1, 1]);
-  } finally {
-    await db.drop();
-  }
+  });
 });
 
 Deno.test("a row locked elsewhere does not hold up its batch: it is written once the lock is gone", async () => {
-  const db = await freshDatabase();
-  try {
-    const sizes: number[] = [];
-    const writer = new TransitionWriter({ sql: db.sql, onFlush: (n) => sizes.push(n) });
-    const ids = await leasedSagas(db.sql, 5);
+  await withWriter(async ({ sql, writer, sizes }) => {
+    const ids = await leasedSagas(sql, 5);
     const held = ids[2]!;
     // An operator's open transaction holds one saga's row.
-    const operator = await db.sql.reserve();
-    await operator`BEGIN`;
-    await operator`SELECT 1 FROM order_ledger WHERE order_id = ${held} FOR UPDATE`;
+    const release = await holdRow(sql, held);
     let heldDone = false;
     const heldWrite = writer.write(step(held, 0)).then((r) => {
       heldDone = true;
@@ -197,39 +190,28 @@ Deno.test("a row locked elsewhere does not hold up its batch: it is written once
     assert.equal(heldDone, false, "the locked one waits");
     // It kept being retried (5 ms, 10 ms, …) while the lock was held.
     await waitUntil(() => sizes.length >= 4);
-    await operator`COMMIT`;
-    operator.release();
+    await release();
     assert.equal((await heldWrite)?.revision, "1");
-    assert.deepEqual(await counts(db.sql, ids), { updated: 5, steps: 5, history: 5 });
-  } finally {
-    await db.drop();
-  }
+    assert.deepEqual(await counts(sql, ids), { updated: 5, steps: 5, history: 5 });
+  });
 });
 
 Deno.test("a write still waiting to be sent is dropped, unwritten, when its saga aborts", async () => {
-  const db = await freshDatabase();
-  try {
-    const sizes: number[] = [];
-    const writer = new TransitionWriter({ sql: db.sql, onFlush: (n) => sizes.push(n) });
-    const [held, other] = await leasedSagas(db.sql, 2);
-    const operator = await db.sql.reserve();
-    await operator`BEGIN`;
-    await operator`SELECT 1 FROM order_ledger WHERE order_id = ${held!} FOR UPDATE`;
+  await withWriter(async ({ sql, writer, sizes }) => {
+    const [held, other] = await leasedSagas(sql, 2);
+    const release = await holdRow(sql, held!);
     const abort = new AbortController();
     const write = writer.write(step(held!, 0), abort.signal);
     await waitUntil(() => sizes.length >= 2); // found busy, waiting to be tried again
     abort.abort(new Error("shutdown"));
     await assert.rejects(write, /shutdown/);
-    await operator`COMMIT`;
-    operator.release();
+    await release();
     // The next statement carries only the other saga's write: the aborted one is gone.
     const flushed = sizes.length;
     assert.equal((await writer.write(step(other!, 0)))?.revision, "1");
     assert.deepEqual(sizes.slice(flushed), [1]);
-    assert.deepEqual(await counts(db.sql, [held!]), { updated: 0, steps: 0, history: 0 });
-  } finally {
-    await db.drop();
-  }
+    assert.deepEqual(await counts(sql, [held!]), { updated: 0, steps: 0, history: 0 });
+  });
 });
 
 Deno.test("batched transitions never wait for locks, so they deadlock with nothing", async () => {

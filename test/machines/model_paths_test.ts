@@ -6,6 +6,7 @@ import { orderSagaV1, type SagaContext, STEP_STATES } from "../../machines/order
 import { type SupervisorEvent, supervisorMachine } from "../../machines/supervisor.ts";
 import type { StepOutput } from "../../machines/order_types.ts";
 import { allTransitions, exploreEdges } from "../helpers/model_coverage.ts";
+import { sagaEvents as sagaEventsFor } from "../helpers/saga_events.ts";
 
 const pending = fromPromise(() => new Promise<never>(() => {}));
 const saga = orderSagaV1.provide({
@@ -18,19 +19,7 @@ const OUTPUTS: StepOutput[] = [
   { outcome: "transient", status: 503, reason: "busy", retryInMs: 1e9 },
 ];
 
-function sagaEvents(s: { value: unknown; context: SagaContext }) {
-  const [top, sub] = Object.entries(s.value as Record<string, string>)[0] ?? [String(s.value), ""];
-  const events: Array<{ type: string } & Record<string, unknown>> = [
-    { type: "CANCEL", reason: "customer" },
-    { type: "RETRY" },
-  ];
-  const step = STEP_STATES[top as keyof typeof STEP_STATES];
-  if (step && sub === "calling") {
-    for (const output of OUTPUTS) events.push({ type: `xstate.done.actor.${step}`, output });
-  }
-  if (sub === "waiting") events.push({ type: `xstate.after.retryDelay.orderSaga.${top}.waiting` });
-  return events;
-}
+const sagaEvents = sagaEventsFor(OUTPUTS);
 
 function coverage(label: string, all: Set<string>, taken: Set<string>) {
   const missing = [...all].filter((k) => !taken.has(k));
