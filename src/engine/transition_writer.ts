@@ -39,6 +39,7 @@ interface Waiting {
   timer?: ReturnType<typeof setTimeout>;
   /** The caller gave up (shutdown, lost lease) before it was sent. */
   abandoned?: boolean;
+  signal?: AbortSignal;
 }
 
 /** Pause before a write whose row was locked is tried again: 5 ms, doubling, at most 1 s. */
@@ -67,7 +68,7 @@ export class TransitionWriter {
   write(t: q.Transition, signal?: AbortSignal): Promise<q.Persisted | null> {
     return new Promise((resolve, reject) => {
       if (signal?.aborted) return reject(signal.reason);
-      const w: Waiting = { t, resolve, reject, busy: 0 };
+      const w: Waiting = { t, resolve, reject, busy: 0, signal };
       signal?.addEventListener("abort", () => {
         const queued = this.#queue.indexOf(w);
         if (queued < 0 && w.timer === undefined) return; // in flight, or done
@@ -130,6 +131,9 @@ export class TransitionWriter {
   #settle(w: Waiting, row: q.PersistResult | undefined): void {
     if (!row) return w.resolve(null); // fenced out: the lease is gone
     if (!row.busy) return w.resolve(row);
+    // Aborted while this statement was in flight: it wrote nothing, so give up
+    // now rather than wait for a lock someone else may hold for minutes.
+    if (w.signal?.aborted) return w.reject(w.signal.reason);
     w.timer = setTimeout(() => {
       w.timer = undefined;
       if (w.abandoned) return;

@@ -214,6 +214,27 @@ Deno.test("a write still waiting to be sent is dropped, unwritten, when its saga
   });
 });
 
+Deno.test("a write aborted while its statement is in flight gives up when its row comes back locked", async () => {
+  const db = await freshDatabase();
+  try {
+    const [held] = await leasedSagas(db.sql, 1);
+    const release = await holdRow(db.sql, held!);
+    const abort = new AbortController();
+    // Abort exactly as the second statement leaves: the write is in flight, not queued.
+    const writer = new TransitionWriter({
+      sql: db.sql,
+      onFlush: () => void (++flushes === 2 && abort.abort(new Error("shutdown"))),
+    });
+    let flushes = 0;
+    await assert.rejects(writer.write(step(held!, 0), abort.signal), /shutdown/);
+    assert.equal(flushes, 2, "no statement after the abort");
+    await release();
+    assert.deepEqual(await counts(db.sql, [held!]), { updated: 0, steps: 0, history: 0 });
+  } finally {
+    await db.drop();
+  }
+});
+
 Deno.test("batched transitions never wait for locks, so they deadlock with nothing", async () => {
   const db = await freshDatabase();
   try {
