@@ -2,6 +2,7 @@
 // Every variable has a default; a bad value throws ConfigError, which main
 // turns into exit code 2 with a message naming the variable.
 import { ConfigError } from "./errors.ts";
+import { DEFAULT_SESSION_LIMITS, type SessionLimits } from "./db/client.ts";
 
 /**
  * Sagas in flight per instance. A saga in flight mostly waits (on a call or
@@ -39,6 +40,8 @@ export interface Config {
   /** Stately inspector WebSocket (opt-in). */
   inspectUrl: string | undefined;
   dbPoolSize: number;
+  /** Bounds on every statement's waits (client.ts SessionLimits). */
+  dbLimits: SessionLimits;
 }
 
 type Env = Record<string, string | undefined>;
@@ -167,5 +170,28 @@ export function loadConfig(env: Env, defaults: { hostname: string; pid: number }
     shutdownGraceMs: int(env, "SHUTDOWN_GRACE_MS", 10_000, 0, 600_000),
     inspectUrl: env.INSPECT_URL ? url(env, "INSPECT_URL", "", ["ws:", "wss:"]) : undefined,
     dbPoolSize: int(env, "DB_POOL_SIZE", DEFAULT_DB_POOL_SIZE, 1, 1000),
+    dbLimits: {
+      lockTimeoutMs: int(
+        env,
+        "DB_LOCK_TIMEOUT_MS",
+        DEFAULT_SESSION_LIMITS.lockTimeoutMs,
+        1,
+        600_000,
+      ),
+      statementTimeoutMs: int(
+        env,
+        "DB_STATEMENT_TIMEOUT_MS",
+        DEFAULT_SESSION_LIMITS.statementTimeoutMs,
+        100,
+        3_600_000,
+      ),
+      idleInTransactionTimeoutMs: int(
+        env,
+        "DB_IDLE_IN_TRANSACTION_TIMEOUT_MS",
+        DEFAULT_SESSION_LIMITS.idleInTransactionTimeoutMs,
+        1000,
+        3_600_000,
+      ),
+    },
   };
 }

@@ -66,7 +66,7 @@ async function main() {
     url = embedded.url;
   }
 
-  const sql = createSql(url, { max: config.dbPoolSize, logger });
+  const sql = createSql(url, { max: config.dbPoolSize, logger, limits: config.dbLimits });
   try {
     await waitForDatabase(sql, { logger });
   } catch (err) {
