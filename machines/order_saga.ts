@@ -1,7 +1,7 @@
-// The order saga, version 1 (SPEC §5). Pure: no I/O, clock or randomness.
+// The order saga, version 1. Pure: no I/O, clock or randomness.
 //
 //   creatingOrder → reservingInventory → capturingPayment (pivot) → confirmingOrder → completed
-//        │                 │                   │ declined                 │ retries exhausted
+//        │                 │                   │ declined (402)           │ retries exhausted
 //        └──── rejected / retries exhausted / CANCEL ──▶ compensating      └──▶ needsAttention
 //   compensating routes to: releasingReservation → cancellingOrder → voidingPayment → cancelled
 //   (only what was touched is undone, newest first; the authorization is always voided last)
@@ -12,10 +12,18 @@
 // `after` becomes a deadline it stores in PostgreSQL, so both survive a crash
 // (XState's own timers would not: issue #5331).
 //
+// The pivot is a one-way door. Before the capture is first sent the runner
+// applies ATTEMPT, and that is persisted before the request leaves: from then
+// on `captureAttempted` is true for good (an operator RETRY resets the attempt
+// count, never this). Every transition into compensation requires it to be
+// false, except the one a definitive decline (a business rejection of the
+// capture, which proves nothing was captured) takes. So after a capture that
+// timed out, crashed or was parked, nothing voids a payment that may be taken.
+//
 // A step a forward call *may* have done (ok, or a transient failure whose
 // effect is unknown) is "touched" and gets compensated; compensations treat
 // "nothing to undo" as success, so undoing a maybe is safe.
-import { assign, fromPromise, setup } from "xstate";
+import { and, assign, fromPromise, setup } from "xstate";
 import type { ForwardStep, OrderData, StepInput, StepName, StepOutput } from "./order_types.ts";
 
 export const ORDER_SAGA_ID = "orderSaga";
@@ -44,6 +52,8 @@ export interface SagaContext {
   retryInMs: number;
   /** Forward steps that succeeded or may have: what compensation undoes. */
   touched: ForwardStep[];
+  /** A capture request may have left: never compensate unless it is declined. Never reset. */
+  captureAttempted: boolean;
   cancelReason: string | null;
   /** Why the saga compensates or is parked. */
   failure: { step: StepName; reason: string } | null;
@@ -53,7 +63,8 @@ export interface SagaContext {
 
 export type SagaEvent =
   | { type: "CANCEL"; reason: string }
-  | { type: "RETRY" };
+  | { type: "RETRY" }
+  | { type: "ATTEMPT" };
 
 type DoneEvent = { output: StepOutput };
 
@@ -97,7 +108,9 @@ function stepInput(step: StepName) {
       : { step, order: context.order };
 }
 
-const machine = setup({
+const SAGA = `#${ORDER_SAGA_ID}`;
+
+const machineSetup = setup({
   types: {
     context: {} as SagaContext,
     events: {} as SagaEvent,
@@ -119,10 +132,9 @@ const machine = setup({
       context.attempts + 1 < context.budget[params.budget],
     touched: ({ context }, params: { step: ForwardStep }) => context.touched.includes(params.step),
     parkedAt: ({ context }, params: { state: StepStateName }) => context.parkedAt === params.state,
+    /** The guard on every way into compensation but a declined capture. */
+    captureNeverAttempted: ({ context }) => !context.captureAttempted,
     // A rejected compensation cannot be fixed by retrying: it parks at once.
-    // The runner never delivers a CANCEL while a call is in doubt, so no
-    // attempt yet means the capture was never called: still before the pivot.
-    notTriedYet: ({ context }) => context.attempts === 0,
     compensationRetryable: ({ context, event }) =>
       output(event).outcome !== "rejected" && context.attempts + 1 < context.budget.compensation,
   },
@@ -135,6 +147,7 @@ const machine = setup({
       touched: ({ context }, params: { step: ForwardStep }) =>
         context.touched.includes(params.step) ? context.touched : [...context.touched, params.step],
     }),
+    markCaptureAttempted: assign({ captureAttempted: true }),
     scheduleRetry: assign({
       attempts: ({ context }) => context.attempts + 1,
       retryInMs: ({ event }) => {
@@ -156,7 +169,68 @@ const machine = setup({
     }),
     unpark: assign({ parkedAt: null, attempts: 0 }),
   },
-}).createMachine({
+});
+
+type MachineConfig = Parameters<typeof machineSetup.createMachine>[0];
+type Action = MachineConfig["entry"];
+
+/** Into compensation (when `guard` holds), allowed only while no capture was ever attempted. */
+const compensate = (actions: Action, guard?: string) => ({
+  guard: guard ? and([guard, "captureNeverAttempted"]) : "captureNeverAttempted",
+  target: `${SAGA}.compensating`,
+  actions,
+});
+
+/** Parks the saga at `state`, with why. */
+const parkAt = (state: StepStateName, step: StepName, why?: string, first: Action[] = []) => ({
+  target: `${SAGA}.needsAttention`,
+  actions: [
+    ...first,
+    { type: "fail" as const, params: why ? { step, why } : { step } },
+    { type: "park" as const, params: { state } },
+  ],
+});
+
+const retryLater = (guard: unknown, extra: Action[] = []) => ({
+  guard,
+  target: "waiting",
+  actions: [...extra, "scheduleRetry"],
+});
+
+/** A step state: `calling` invokes the step; `waiting` is the retry delay before calling again. */
+function stepState(step: StepName, onDone: unknown[], on?: Record<string, unknown>) {
+  return {
+    entry: "resetAttempts",
+    initial: "calling",
+    ...(on ? { on } : {}),
+    states: {
+      calling: { invoke: { id: step, src: step, input: stepInput(step), onDone } },
+      waiting: { after: { retryDelay: "calling" } },
+    },
+  };
+}
+
+/** A forward step before the pivot: rejection or a spent budget compensates what it may have done. */
+function forwardStep(step: "createOrder" | "reserveInventory", next: StepStateName) {
+  const touch = { type: "touch" as const, params: { step } };
+  return stepState(step, [
+    { guard: "succeeded", target: `${SAGA}.${next}`, actions: touch },
+    compensate({ type: "fail", params: { step } }, "rejected"),
+    retryLater({ type: "canRetry", params: { budget: "forward" } }, [touch]),
+    compensate([touch, { type: "fail", params: { step, why: "retries exhausted" } }]),
+  ], { CANCEL: compensate("recordCancel") });
+}
+
+/** A compensation: retried on transient failure within its budget; otherwise parked, never dropped. */
+function compensationStep(step: StepName, state: StepStateName, next: string) {
+  return stepState(step, [
+    { guard: "succeeded", target: `${SAGA}.${next}` },
+    retryLater("compensationRetryable"),
+    parkAt(state, step),
+  ]);
+}
+
+const machine = machineSetup.createMachine({
   id: ORDER_SAGA_ID,
   context: ({ input }) => ({
     order: input.order,
@@ -164,174 +238,46 @@ const machine = setup({
     attempts: 0,
     retryInMs: 0,
     touched: [],
+    captureAttempted: false,
     cancelReason: null,
     failure: null,
     parkedAt: null,
   }),
   initial: "creatingOrder",
-  states: {
-    creatingOrder: {
-      entry: "resetAttempts",
-      on: { CANCEL: { target: "compensating", actions: "recordCancel" } },
-      initial: "calling",
-      states: {
-        calling: {
-          invoke: {
-            id: "createOrder",
-            src: "createOrder",
-            input: stepInput("createOrder"),
-            onDone: [
-              {
-                guard: "succeeded",
-                target: "#orderSaga.reservingInventory",
-                actions: { type: "touch", params: { step: "createOrder" } },
-              },
-              {
-                guard: "rejected",
-                target: "#orderSaga.compensating",
-                actions: { type: "fail", params: { step: "createOrder" } },
-              },
-              {
-                guard: { type: "canRetry", params: { budget: "forward" } },
-                target: "waiting",
-                actions: [{ type: "touch", params: { step: "createOrder" } }, "scheduleRetry"],
-              },
-              {
-                target: "#orderSaga.compensating",
-                actions: [
-                  { type: "touch", params: { step: "createOrder" } },
-                  { type: "fail", params: { step: "createOrder", why: "retries exhausted" } },
-                ],
-              },
-            ],
-          },
-        },
-        waiting: { after: { retryDelay: "calling" } },
+  // The factories build plain configs; XState checks them at creation.
+  states: ({
+    creatingOrder: forwardStep("createOrder", "reservingInventory"),
+    reservingInventory: forwardStep("reserveInventory", "capturingPayment"),
+    // The pivot. A cancellation compensates only while no capture was ever
+    // attempted; afterwards it is noted (the parent's CANCEL) and ignored. A
+    // decline compensates; a spent budget leaves the capture in doubt, so the
+    // saga is parked rather than compensated.
+    capturingPayment: stepState("capturePayment", [
+      {
+        guard: "succeeded",
+        target: `${SAGA}.confirmingOrder`,
+        actions: ["markCaptureAttempted", { type: "touch", params: { step: "capturePayment" } }],
       },
-    },
-    reservingInventory: {
-      entry: "resetAttempts",
-      on: { CANCEL: { target: "compensating", actions: "recordCancel" } },
-      initial: "calling",
-      states: {
-        calling: {
-          invoke: {
-            id: "reserveInventory",
-            src: "reserveInventory",
-            input: stepInput("reserveInventory"),
-            onDone: [
-              {
-                guard: "succeeded",
-                target: "#orderSaga.capturingPayment",
-                actions: { type: "touch", params: { step: "reserveInventory" } },
-              },
-              {
-                guard: "rejected",
-                target: "#orderSaga.compensating",
-                actions: { type: "fail", params: { step: "reserveInventory" } },
-              },
-              {
-                guard: { type: "canRetry", params: { budget: "forward" } },
-                target: "waiting",
-                actions: [{ type: "touch", params: { step: "reserveInventory" } }, "scheduleRetry"],
-              },
-              {
-                target: "#orderSaga.compensating",
-                actions: [
-                  { type: "touch", params: { step: "reserveInventory" } },
-                  { type: "fail", params: { step: "reserveInventory", why: "retries exhausted" } },
-                ],
-              },
-            ],
-          },
-        },
-        waiting: { after: { retryDelay: "calling" } },
+      {
+        // The one way from an attempted capture into compensation: Payments said no.
+        guard: "rejected",
+        target: `${SAGA}.compensating`,
+        actions: ["markCaptureAttempted", { type: "fail", params: { step: "capturePayment" } }],
       },
-    },
-    // The pivot. A cancellation before the first capture attempt compensates;
-    // after an attempt (whose effect may have happened) it is only noted: a
-    // declined capture compensates anyway, a successful one completes.
-    // Exhausted retries leave the capture in doubt, so the saga is parked
-    // rather than compensated (voiding a captured payment would be wrong).
-    capturingPayment: {
-      entry: "resetAttempts",
-      on: { CANCEL: { actions: "recordCancel" } },
-      initial: "calling",
-      states: {
-        calling: {
-          // Not tried yet: a cancellation still compensates.
-          on: {
-            CANCEL: {
-              guard: "notTriedYet",
-              target: "#orderSaga.compensating",
-              actions: "recordCancel",
-            },
-          },
-          invoke: {
-            id: "capturePayment",
-            src: "capturePayment",
-            input: stepInput("capturePayment"),
-            onDone: [
-              {
-                guard: "succeeded",
-                target: "#orderSaga.confirmingOrder",
-                actions: { type: "touch", params: { step: "capturePayment" } },
-              },
-              {
-                guard: "rejected",
-                target: "#orderSaga.compensating",
-                actions: { type: "fail", params: { step: "capturePayment" } },
-              },
-              {
-                guard: { type: "canRetry", params: { budget: "forward" } },
-                target: "waiting",
-                actions: "scheduleRetry",
-              },
-              {
-                target: "#orderSaga.needsAttention",
-                actions: [
-                  { type: "fail", params: { step: "capturePayment", why: "retries exhausted" } },
-                  { type: "park", params: { state: "capturingPayment" } },
-                ],
-              },
-            ],
-          },
-        },
-        waiting: { after: { retryDelay: "calling" } },
-      },
-    },
+      retryLater({ type: "canRetry", params: { budget: "forward" } }, ["markCaptureAttempted"]),
+      parkAt("capturingPayment", "capturePayment", "retries exhausted", ["markCaptureAttempted"]),
+    ], {
+      CANCEL: [compensate("recordCancel"), { actions: "recordCancel" }],
+      // Persisted before the request is sent: the runner asks `can(ATTEMPT)`.
+      ATTEMPT: { guard: "captureNeverAttempted", actions: "markCaptureAttempted" },
+    }),
     // After the pivot there is no going back: confirm is retried, also on
     // rejection, and parked when its budget is spent.
-    confirmingOrder: {
-      entry: "resetAttempts",
-      on: { CANCEL: { actions: "recordCancel" } },
-      initial: "calling",
-      states: {
-        calling: {
-          invoke: {
-            id: "confirmOrder",
-            src: "confirmOrder",
-            input: stepInput("confirmOrder"),
-            onDone: [
-              { guard: "succeeded", target: "#orderSaga.completed" },
-              {
-                guard: { type: "canRetry", params: { budget: "confirm" } },
-                target: "waiting",
-                actions: "scheduleRetry",
-              },
-              {
-                target: "#orderSaga.needsAttention",
-                actions: [
-                  { type: "fail", params: { step: "confirmOrder", why: "retries exhausted" } },
-                  { type: "park", params: { state: "confirmingOrder" } },
-                ],
-              },
-            ],
-          },
-        },
-        waiting: { after: { retryDelay: "calling" } },
-      },
-    },
+    confirmingOrder: stepState("confirmOrder", [
+      { guard: "succeeded", target: `${SAGA}.completed` },
+      retryLater({ type: "canRetry", params: { budget: "confirm" } }),
+      parkAt("confirmingOrder", "confirmOrder", "retries exhausted"),
+    ], { CANCEL: { actions: "recordCancel" } }),
     compensating: {
       always: [
         {
@@ -342,98 +288,18 @@ const machine = setup({
         { target: "voidingPayment" },
       ],
     },
-    // Compensations: retried on transient failure within their budget; a
-    // rejection or a spent budget parks the saga, never drops it.
-    releasingReservation: {
-      entry: "resetAttempts",
-      initial: "calling",
-      states: {
-        calling: {
-          invoke: {
-            id: "releaseReservation",
-            src: "releaseReservation",
-            input: stepInput("releaseReservation"),
-            onDone: [
-              // A reservation implies a created order, so the order is cancelled next.
-              { guard: "succeeded", target: "#orderSaga.cancellingOrder" },
-              {
-                guard: "compensationRetryable",
-                target: "waiting",
-                actions: "scheduleRetry",
-              },
-              {
-                target: "#orderSaga.needsAttention",
-                actions: [
-                  { type: "fail", params: { step: "releaseReservation" } },
-                  { type: "park", params: { state: "releasingReservation" } },
-                ],
-              },
-            ],
-          },
-        },
-        waiting: { after: { retryDelay: "calling" } },
-      },
-    },
-    cancellingOrder: {
-      entry: "resetAttempts",
-      initial: "calling",
-      states: {
-        calling: {
-          invoke: {
-            id: "cancelOrder",
-            src: "cancelOrder",
-            input: stepInput("cancelOrder"),
-            onDone: [
-              { guard: "succeeded", target: "#orderSaga.voidingPayment" },
-              {
-                guard: "compensationRetryable",
-                target: "waiting",
-                actions: "scheduleRetry",
-              },
-              {
-                target: "#orderSaga.needsAttention",
-                actions: [
-                  { type: "fail", params: { step: "cancelOrder" } },
-                  { type: "park", params: { state: "cancellingOrder" } },
-                ],
-              },
-            ],
-          },
-        },
-        waiting: { after: { retryDelay: "calling" } },
-      },
-    },
-    voidingPayment: {
-      entry: "resetAttempts",
-      initial: "calling",
-      states: {
-        calling: {
-          invoke: {
-            id: "voidPayment",
-            src: "voidPayment",
-            input: stepInput("voidPayment"),
-            onDone: [
-              { guard: "succeeded", target: "#orderSaga.cancelled" },
-              {
-                guard: "compensationRetryable",
-                target: "waiting",
-                actions: "scheduleRetry",
-              },
-              {
-                target: "#orderSaga.needsAttention",
-                actions: [
-                  { type: "fail", params: { step: "voidPayment" } },
-                  { type: "park", params: { state: "voidingPayment" } },
-                ],
-              },
-            ],
-          },
-        },
-        waiting: { after: { retryDelay: "calling" } },
-      },
-    },
+    // A reservation implies a created order, so the order is cancelled next.
+    releasingReservation: compensationStep(
+      "releaseReservation",
+      "releasingReservation",
+      "cancellingOrder",
+    ),
+    cancellingOrder: compensationStep("cancelOrder", "cancellingOrder", "voidingPayment"),
+    voidingPayment: compensationStep("voidPayment", "voidingPayment", "cancelled"),
     needsAttention: {
       on: {
+        // Noted for the record; what it may still do is decided when the saga runs again.
+        CANCEL: { actions: "recordCancel" },
         RETRY: PARKABLE.map((state) => ({
           guard: { type: "parkedAt" as const, params: { state } },
           target: state,
@@ -443,8 +309,54 @@ const machine = setup({
     },
     completed: { type: "final" },
     cancelled: { type: "final" },
-  },
+  }) as MachineConfig["states"],
 });
 
 export const orderSagaV1 = machine;
 export type OrderSagaMachine = typeof machine;
+
+interface PersistedForm {
+  value: unknown;
+  context: unknown;
+}
+
+/**
+ * Snapshots persisted before `captureAttempted` existed lack it. They load on
+ * this version, with the fact inferred conservatively from what they do have:
+ * a saga that reached the capture may have sent one (before this fact existed
+ * nothing recorded a request about to leave), so it counts as attempted.
+ */
+export function upgradeOrderSaga(persisted: PersistedForm): PersistedForm {
+  const context = persisted.context as Partial<SagaContext> | null;
+  if (!context || typeof context.captureAttempted === "boolean") return persisted;
+  const top = typeof persisted.value === "string"
+    ? persisted.value
+    : Object.keys(persisted.value as Record<string, unknown>)[0];
+  const attempted = (context.touched ?? []).includes("capturePayment") ||
+    context.failure?.step === "capturePayment" ||
+    context.parkedAt === "capturingPayment" || context.parkedAt === "confirmingOrder" ||
+    top === "capturingPayment" || top === "confirmingOrder" || top === "completed";
+  return { ...persisted, context: { ...context, captureAttempted: attempted } };
+}
+
+/** An operator rule's answer: allowed, or why not (in words an operator understands). */
+export type Verdict = { allowed: true } | { allowed: false; reason: string };
+
+/**
+ * Whether a cancellation can still compensate this saga. The one answer to
+ * "can it be cancelled?": the admin API asks it, and the machine applies the
+ * same rule (`captureNeverAttempted`) when the cancellation reaches the saga.
+ */
+export function canCancel(
+  snapshot: { status: string; context: Pick<SagaContext, "captureAttempted"> },
+): Verdict {
+  if (snapshot.status === "done") return { allowed: false, reason: "the saga has finished" };
+  if (snapshot.context.captureAttempted) {
+    return {
+      allowed: false,
+      reason: "a payment capture has been attempted, so the payment may be taken; " +
+        "the order can no longer be cancelled (only a declined capture compensates)",
+    };
+  }
+  return { allowed: true };
+}

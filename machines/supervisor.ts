@@ -5,6 +5,9 @@
 //     connection   listening ⇄ pollingOnly (LISTEN down; the listener keeps retrying)
 //     work         claiming ⇄ idle. A WAKE while claiming only sets `again`, so a
 //                  burst of 1,000 notifications costs one extra cycle, not 1,000.
+//                  A cycle that fails with a wake-up queued waits a moment
+//                  (backingOff) and runs again: the wake-up is not lost, and a
+//                  database that keeps failing is not hammered.
 //   draining     STOP: no more claims; in-flight sagas finish, leases are released
 //   stopped      final
 //
@@ -53,6 +56,11 @@ export const supervisorMachine = setup({
   guards: {
     moreWork: ({ context, event }) =>
       context.again || (event as unknown as { output: CycleOutput }).output.more,
+    wokenMeanwhile: ({ context }) => context.again,
+  },
+  delays: {
+    /** After a failed cycle, before the one a queued wake-up asks for. */
+    errorBackoff: 500,
   },
 }).createMachine({
   id: "supervisor",
@@ -143,14 +151,27 @@ export const supervisorMachine = setup({
                     })),
                   },
                 ],
-                onError: {
-                  target: "idle",
-                  actions: {
-                    type: "reportCycleError",
-                    params: ({ event }) => ({ error: event.error }),
+                onError: [
+                  {
+                    guard: "wokenMeanwhile",
+                    target: "backingOff",
+                    actions: {
+                      type: "reportCycleError",
+                      params: ({ event }) => ({ error: event.error }),
+                    },
                   },
-                },
+                  {
+                    target: "idle",
+                    actions: {
+                      type: "reportCycleError",
+                      params: ({ event }) => ({ error: event.error }),
+                    },
+                  },
+                ],
               },
+            },
+            backingOff: {
+              after: { errorBackoff: "claiming" },
             },
           },
         },

@@ -49,7 +49,11 @@ Deno.test("the saga's Mermaid diagram shows its top-level transitions, eventless
     const edge of [
       "[*] --> creatingOrder",
       "creatingOrder --> reservingInventory : done [succeeded]",
-      "capturingPayment --> compensating : CANCEL [notTriedYet], done [rejected]",
+      "reservingInventory --> compensating : " +
+      "CANCEL [captureNeverAttempted], done [rejected & captureNeverAttempted], " +
+      "done [captureNeverAttempted]",
+      // The one way from an attempted capture into compensation is Payments' decline.
+      "capturingPayment --> compensating : CANCEL [captureNeverAttempted], done [rejected]",
       "compensating --> releasingReservation : [touched(reserveInventory)]",
       "compensating --> voidingPayment : [else]",
       "needsAttention --> confirmingOrder : RETRY [parkedAt(confirmingOrder)]",

@@ -7,6 +7,7 @@ import type { OrderSagaMachine, SagaContext, SagaInput } from "../../machines/or
 import type { StepInput, StepName } from "../../machines/order_types.ts";
 import { SnapshotError } from "../errors.ts";
 import { pureInitialTransition } from "./pure_transition.ts";
+import { snapshotUpgrade } from "../../machines/registry.ts";
 
 export type SagaSnapshot = ReturnType<OrderSagaMachine["resolveState"]>;
 
@@ -46,7 +47,8 @@ export function startSaga(machine: OrderSagaMachine, input: SagaInput) {
 }
 
 /**
- * Rebuilds a snapshot from its persisted form. `resolveState` validates the
+ * Rebuilds a snapshot from its persisted form, upgraded first where its
+ * version says how (registry.ts). `resolveState` validates the
  * state value against this machine version and throws on a state that does
  * not exist, instead of producing an actor that errors later.
  */
@@ -55,9 +57,10 @@ export function restoreSnapshot(
   persisted: { value: unknown; context: unknown },
 ): SagaSnapshot {
   try {
+    const upgraded = snapshotUpgrade(machine)?.(persisted) ?? persisted;
     return machine.resolveState({
-      value: persisted.value as never,
-      context: persisted.context as SagaContext,
+      value: upgraded.value as never,
+      context: upgraded.context as SagaContext,
     });
   } catch (err) {
     throw new SnapshotError(`Snapshot does not load: ${(err as Error).message}`, { cause: err });

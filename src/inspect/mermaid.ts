@@ -140,6 +140,13 @@ function transitionLabel(t: Transition, elseBranch: boolean): string {
 
 function guardLabel(guard: unknown): string {
   if (typeof guard === "string") return guard;
+  // XState's and()/or()/not() combinators carry the guards they combine.
+  const combined = (guard as { guards?: unknown }).guards;
+  if (typeof guard === "function" && Array.isArray(combined)) {
+    const joiner = guard.name === "or" ? " | " : " & ";
+    const parts = combined.map(guardLabel);
+    return guard.name === "not" ? `!${parts.join("")}` : parts.join(joiner);
+  }
   if (typeof guard === "function") return guard.name || "guard";
   const g = guard as { type?: unknown; params?: unknown };
   const params = g.params && typeof g.params === "object"

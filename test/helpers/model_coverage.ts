@@ -33,9 +33,13 @@ export function allTransitions(machine: AnyStateMachine): Set<string> {
   return keys;
 }
 
+type Snapshot = ReturnType<ReturnType<typeof createActor>["getSnapshot"]>;
+
 export interface ModelRun {
   events: unknown[];
-  final: ReturnType<ReturnType<typeof createActor>["getSnapshot"]>;
+  /** The snapshot after each event (same length as `events`). */
+  after: Snapshot[];
+  final: Snapshot;
 }
 
 /**
@@ -73,8 +77,12 @@ export function exploreEdges(
         },
       });
       actor.start();
-      for (const ev of events) actor.send(ev as never);
-      opts.check?.({ events, final: actor.getSnapshot() });
+      const after: Snapshot[] = [];
+      for (const ev of events) {
+        actor.send(ev as never);
+        after.push(actor.getSnapshot());
+      }
+      opts.check?.({ events, after, final: actor.getSnapshot() });
       actor.stop();
       runs++;
     }

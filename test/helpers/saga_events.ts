@@ -1,5 +1,6 @@
 // The events a saga can receive in a given state, for generated paths through
-// its state graph: CANCEL and RETRY anywhere, each of `outputs` as the result
+// its state graph: CANCEL, RETRY and ATTEMPT anywhere (as an operator, a
+// producer or a buggy runner might send them), each of `outputs` as the result
 // of a step being called, and the retry timer while waiting.
 import { STEP_STATES } from "../../machines/order_saga.ts";
 import type { StepOutput } from "../../machines/order_types.ts";
@@ -13,6 +14,7 @@ export function sagaEvents(outputs: StepOutput[]) {
     const events: SagaTestEvent[] = [
       { type: "CANCEL", reason: "customer" },
       { type: "RETRY" },
+      { type: "ATTEMPT" },
     ];
     const step = STEP_STATES[top as keyof typeof STEP_STATES];
     if (step && sub === "calling") {

@@ -21,6 +21,16 @@ const OUTPUTS: StepOutput[] = [
 
 const sagaEvents = sagaEventsFor(OUTPUTS);
 
+const COMPENSATION = new Set([
+  "compensating",
+  "releasingReservation",
+  "cancellingOrder",
+  "voidingPayment",
+  "cancelled",
+]);
+const topState = (value: unknown) =>
+  typeof value === "string" ? value : Object.keys(value as object)[0] ?? "";
+
 function coverage(label: string, all: Set<string>, taken: Set<string>) {
   const missing = [...all].filter((k) => !taken.has(k));
   console.log(
@@ -53,8 +63,29 @@ Deno.test("generated paths cover every transition of the saga machine, and every
         s.context.touched,
         s.context.cancelReason !== null,
         s.context.parkedAt,
+        s.context.captureAttempted,
       ])) as never,
-    check: ({ events, final }) => {
+    check: ({ events, after, final }) => {
+      // Never: a compensation after a capture attempt, unless Payments declined that capture.
+      let attempted = false;
+      let declined = false;
+      events.forEach((e, i) => {
+        const ev = e as { type: string; output?: StepOutput };
+        const before = i === 0 ? "creatingOrder" : topState(after[i - 1]!.value);
+        if (ev.type === "ATTEMPT" && before === "capturingPayment") attempted = true;
+        if (ev.type === "xstate.done.actor.capturePayment") {
+          attempted = true;
+          if (ev.output?.outcome === "rejected") declined = true;
+        }
+        const now = topState(after[i]!.value);
+        assert.ok(
+          !(attempted && !declined && COMPENSATION.has(now)),
+          `compensated (${now}) after a capture attempt that was not declined: ${
+            events.map((x) => (x as { type: string }).type).join(" → ")
+          }`,
+        );
+        if (attempted) assert.equal(after[i]!.context.captureAttempted, true, "never forgotten");
+      });
       const okSteps = events.flatMap((e) => {
         const ev = e as { type: string; output?: StepOutput };
         return ev.output?.outcome === "ok" ? [ev.type.replace("xstate.done.actor.", "")] : [];
@@ -100,6 +131,9 @@ Deno.test("generated paths cover every transition of the supervisor machine", ()
           { type: "xstate.done.actor.claimCycle", output: { more: false, nextWakeAt: 5 } },
           { type: "xstate.error.actor.claimCycle", error: new Error("db down") },
         ]
+        : []),
+      ...(s.matches({ running: { work: "backingOff" } })
+        ? [{ type: "xstate.after.errorBackoff.supervisor.running.work.backingOff" }]
         : []),
       ...(s.matches("draining")
         ? [

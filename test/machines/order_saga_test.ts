@@ -1,9 +1,9 @@
 // The saga machine on its own: pure transitions, no database, no HTTP.
 import assert from "node:assert/strict";
 import { createActor, fromPromise, transition } from "xstate";
-import { orderSagaV1 } from "../../machines/order_saga.ts";
+import { canCancel, orderSagaV1 } from "../../machines/order_saga.ts";
 import type { StepInput, StepName, StepOutput } from "../../machines/order_types.ts";
-import { pendingFrom, startSaga, statusOf } from "../../src/engine/saga_state.ts";
+import { pendingFrom, restoreSnapshot, startSaga, statusOf } from "../../src/engine/saga_state.ts";
 
 const order = {
   orderId: "7f000000-0000-4000-8000-0000000000e1",
@@ -151,4 +151,58 @@ Deno.test("the machine also runs under a live interpreter with provided step act
   actor.start();
   assert.equal(await done, "cancelled");
   assert.deepEqual(seen, ["createOrder", "reserveInventory", "cancelOrder", "voidPayment"]);
+});
+
+Deno.test("a capture in doubt stays in doubt: parked, retried, then cancelled, it never compensates", () => {
+  const parked = run({ capturePayment: [transient, transient, transient] });
+  assert.equal(parked.status, "NEEDS_ATTENTION");
+  assert.equal(parked.snapshot.context.captureAttempted, true);
+  const [retried] = transition(orderSagaV1, parked.snapshot, { type: "RETRY" });
+  assert.equal(retried.context.attempts, 0, "an operator retry resets the attempt count");
+  assert.equal(retried.context.captureAttempted, true, "but never the fact of an attempt");
+  const [cancelled] = transition(orderSagaV1, retried, { type: "CANCEL", reason: "late" });
+  assert.equal(JSON.stringify(cancelled.value), JSON.stringify({ capturingPayment: "calling" }));
+  assert.equal(cancelled.context.cancelReason, "late", "the cancellation is noted");
+  assert.equal(canCancel(cancelled).allowed, false, "the admin API answers 409");
+});
+
+Deno.test("ATTEMPT is taken once, before the first capture, and closes the door on CANCEL", () => {
+  let { snapshot } = startSaga(orderSagaV1, { order, budget });
+  for (const step of ["createOrder", "reserveInventory"]) {
+    [snapshot] = transition(orderSagaV1, snapshot, {
+      type: `xstate.done.actor.${step}`,
+      output: ok,
+    } as never);
+  }
+  assert.equal(snapshot.can({ type: "ATTEMPT" }), true);
+  assert.deepEqual(canCancel(snapshot), { allowed: true });
+  const [attempted] = transition(orderSagaV1, snapshot, { type: "ATTEMPT" });
+  assert.equal(attempted.context.captureAttempted, true);
+  assert.equal(attempted.can({ type: "ATTEMPT" }), false, "once only");
+  assert.equal(canCancel(attempted).allowed, false);
+  const [noted] = transition(orderSagaV1, attempted, { type: "CANCEL", reason: "r" });
+  assert.equal(statusOf(noted), "RUNNING");
+  assert.equal(JSON.stringify(noted.value), JSON.stringify({ capturingPayment: "calling" }));
+  // A decline is Payments' definitive "no": it still compensates.
+  const [declined] = transition(orderSagaV1, noted, {
+    type: "xstate.done.actor.capturePayment",
+    output: { outcome: "rejected", status: 402, reason: "payment_declined" },
+  } as never);
+  assert.equal(JSON.stringify(declined.value), JSON.stringify({ releasingReservation: "calling" }));
+});
+
+Deno.test("a snapshot persisted before captureAttempted existed loads with it inferred", () => {
+  const legacy = (value: unknown, over: Record<string, unknown>) => {
+    const { snapshot } = startSaga(orderSagaV1, { order, budget });
+    const { captureAttempted: _, ...context } = snapshot.context;
+    return restoreSnapshot(orderSagaV1, { value, context: { ...context, ...over } });
+  };
+  const parked = legacy("needsAttention", { parkedAt: "capturingPayment" });
+  assert.equal(parked.context.captureAttempted, true);
+  const waiting = legacy({ capturingPayment: "waiting" }, { attempts: 1 });
+  assert.equal(waiting.context.captureAttempted, true);
+  // Nothing recorded a request about to leave, so reaching the capture counts.
+  const calling = legacy({ capturingPayment: "calling" }, { attempts: 0 });
+  assert.equal(calling.context.captureAttempted, true);
+  assert.equal(legacy({ reservingInventory: "calling" }, {}).context.captureAttempted, false);
 });
