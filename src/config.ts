@@ -113,8 +113,14 @@ export function loadConfig(env: Env, defaults: { hostname: string; pid: number }
   }
   const leaseMs = int(env, "LEASE_MS", 10_000, 500, 3_600_000);
   const heartbeatMs = int(env, "HEARTBEAT_MS", Math.floor(leaseMs / 3), 100, 3_600_000);
-  if (heartbeatMs >= leaseMs) {
-    throw new ConfigError("HEARTBEAT_MS", `less than LEASE_MS (${leaseMs})`, String(heartbeatMs));
+  // A lease must survive a missed beat: with a beat every half lease or less,
+  // one failed renewal still leaves time for the next before the lease ends.
+  if (heartbeatMs > leaseMs / 2) {
+    throw new ConfigError(
+      "HEARTBEAT_MS",
+      `at most half of LEASE_MS (${Math.floor(leaseMs / 2)})`,
+      String(heartbeatMs),
+    );
   }
   const adminHost = str(env, "ADMIN_HOST", "127.0.0.1");
   const adminToken = env.ADMIN_TOKEN || undefined;

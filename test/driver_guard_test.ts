@@ -4,7 +4,11 @@ import assert from "node:assert/strict";
 import postgres from "postgres";
 import { startEmbedded } from "../src/db/embedded.ts";
 import { createLogger } from "../src/log.ts";
-import { guardDriverWriteRace } from "../src/db/driver_guard.ts";
+import {
+  guardDriverWriteRace,
+  isDriverWriteRace,
+  VERIFIED_POSTGRES_VERSION,
+} from "../src/db/driver_guard.ts";
 import { freePort } from "./helpers/ports.ts";
 
 Deno.test("a transaction cut off by a database shutdown fails cleanly and the process survives", async () => {
@@ -39,4 +43,25 @@ Deno.test("a transaction cut off by a database shutdown fails cleanly and the pr
     await server.stop();
     await Deno.remove(dir, { recursive: true }).catch(() => {});
   }
+});
+
+Deno.test("the write-race guard matches any postgres.js version, and is re-verified on an upgrade", async () => {
+  const race = (path: string) => {
+    const err = new TypeError("Cannot read properties of undefined (reading 'write')");
+    err.stack = `TypeError: ${err.message}\n    at write (file://${path}:1:1)`;
+    return err;
+  };
+  for (const version of ["3.4.9", "3.5.0"]) {
+    const path =
+      `/app/node_modules/.deno/postgres@${version}/node_modules/postgres/src/connection.js`;
+    assert.ok(isDriverWriteRace(race(path)), `matches ${version}`);
+  }
+  assert.ok(!isDriverWriteRace(race("/app/src/db/client.ts")), "not our own code");
+  const pinned = JSON.parse(await Deno.readTextFile("deno.json")).imports.postgres as string;
+  assert.equal(
+    pinned,
+    `npm:postgres@${VERIFIED_POSTGRES_VERSION}`,
+    "postgres.js was upgraded: check whether porsager/postgres#1208 still exists, then update " +
+      "VERIFIED_POSTGRES_VERSION in src/db/driver_guard.ts",
+  );
 });
