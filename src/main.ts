@@ -17,6 +17,7 @@ import { createAdminApp } from "./admin/app.ts";
 import { createMetrics } from "./metrics.ts";
 import { createInspection, withInspection } from "./inspect/mod.ts";
 import { countPendingOutbox } from "./db/queries.ts";
+import { CRASH_POINTS_ENABLED } from "./crash_points.ts";
 
 async function exit(logger: Logger, code: number): Promise<never> {
   await flushLogger(logger);
@@ -36,6 +37,12 @@ async function main() {
   const logger = createLogger(config.logLevel, { instance: config.instanceId });
   logger.info("Orchestrator starting...");
   guardDriverWriteRace(logger);
+  if (CRASH_POINTS_ENABLED) {
+    logger.warn(
+      { crash_point: Deno.env.get("CRASH_POINT") },
+      "CRASH_POINT is set: this process will kill itself on purpose (a test setting, never for production)",
+    );
+  }
 
   // Until the orchestrator runs, a signal just cleans up and exits.
   let shutdown = async (signal: string) => {
@@ -110,6 +117,7 @@ async function main() {
     const app = createAdminApp({
       sql,
       listening: () => listening,
+      liveness: orchestrator.liveness,
       metrics,
       logger,
       token: config.admin.token,
@@ -129,8 +137,14 @@ async function main() {
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, "Shutting down: draining in-flight sagas");
-    await orchestrator.stop();
-    logger.info("Leases released");
+    const drained = await orchestrator.stop();
+    if (drained.released) logger.info("Leases released");
+    else {
+      logger.warn(
+        { err: drained.error },
+        "Could not release the leases; other instances resume these sagas when they expire",
+      );
+    }
     await inspection?.stop();
     await server?.shutdown();
     await sql.end({ timeout: 5 });

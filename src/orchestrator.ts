@@ -12,6 +12,7 @@ import { createSupervisor, type SupervisorDeps } from "./engine/supervisor.ts";
 import type { CycleOutput, WakeSource } from "../machines/supervisor.ts";
 import type { RunnerDeps, SagaHooks } from "./engine/saga_runner.ts";
 import { annotateCycle, traceCycle, withTransitionSpans } from "./telemetry.ts";
+import { createWatchdog, stallLimitMs } from "./engine/watchdog.ts";
 
 export interface OrchestratorDeps {
   config: Config;
@@ -62,6 +63,7 @@ export function createOrchestrator(deps: OrchestratorDeps) {
   async function runCycle(): Promise<CycleOutput> {
     let intakeFull = false;
     for (let i = 0; i < MAX_INTAKE_BATCHES; i++) {
+      const sentAt = Date.now();
       const r = await runIntake({
         sql,
         logger,
@@ -73,7 +75,7 @@ export function createOrchestrator(deps: OrchestratorDeps) {
         capacity: () => pool.free(),
       });
       if (r.started > 0) deps.hooks?.onStarted?.(r.started);
-      pool.adopt(r.claimed);
+      pool.adopt(r.claimed, sentAt);
       intakeFull = r.events >= config.outboxBatchSize;
       if (!intakeFull) break;
     }
@@ -81,19 +83,36 @@ export function createOrchestrator(deps: OrchestratorDeps) {
     const claimed = await pool.claim();
     annotateCycle({ sagas_claimed: claimed, in_flight: pool.size });
     const more = intakeFull || (free > 0 && claimed >= free);
-    return {
-      more,
-      nextWakeAt: more ? null : (await q.nextWakeAt(sql, config.instanceId))?.getTime() ?? null,
-    };
+    const inMs = more ? null : await q.nextWakeInMs(sql, config.instanceId);
+    return { more, nextWakeAt: inMs === null ? null : Date.now() + inMs };
   }
+
+  let lastCycleAt = Date.now();
+  let drained: { released: boolean; error?: string } = { released: false };
+  const liveness = createWatchdog({
+    claimLoop: () => lastCycleAt,
+    heartbeat: () => pool.lastHeartbeatAt,
+  }, stallLimitMs(config.leaseMs, config.pollIntervalMs));
 
   const supervisor = createSupervisor({
     logger,
     databaseUrl: deps.databaseUrl,
     listen: config.listen,
     pollIntervalMs: config.pollIntervalMs,
-    runCycle: () => traceCycle(config.instanceId, runCycle),
-    drain: () => pool.drain(config.shutdownGraceMs),
+    runCycle: async () => {
+      const out = await traceCycle(config.instanceId, runCycle);
+      lastCycleAt = Date.now();
+      return out;
+    },
+    drain: async () => {
+      try {
+        await pool.drain(config.shutdownGraceMs);
+        drained = { released: true };
+      } catch (err) {
+        drained = { released: false, error: String(err) };
+        throw err;
+      }
+    },
     onWake: deps.hooks?.onWake,
     inspect: deps.inspect,
   });
@@ -101,11 +120,20 @@ export function createOrchestrator(deps: OrchestratorDeps) {
   return {
     pool,
     supervisor,
+    /** The watchdog's verdict: /healthz and /readyz report it. */
+    liveness,
     start() {
       pool.startHeartbeat();
       supervisor.start();
     },
-    /** Stop claiming, drain, release leases. The caller closes the pool afterwards. */
-    stop: () => supervisor.stop(),
+    /**
+     * Stop claiming, drain, release leases. The caller closes the pool
+     * afterwards. Says whether the leases were given back (if not, other
+     * instances resume these sagas once the leases expire).
+     */
+    stop: async () => {
+      await supervisor.stop();
+      return drained;
+    },
   };
 }

@@ -135,7 +135,8 @@ Deno.test("persistTransition refuses a write from an instance whose lease was ta
       error: "boom",
       state: "creatingOrder",
     });
-    assert.equal((await q.renewLeases(db.sql, "A", [orderId], 600_000)).length, 0);
+    const lost = await q.renewLeases(db.sql, "A", [orderId], 600_000);
+    assert.deepEqual([lost.renewed, lost.busy], [[], []]);
     await q.releaseLeases(db.sql, "A");
     assert.deepEqual(await rawRow(db.sql, orderId), before, "still unchanged");
 
@@ -169,11 +170,12 @@ Deno.test("renewLeases by an instance that lost the lease does not extend the ne
     assert.ok(b);
     const before = await rawRow(db.sql, orderId);
 
-    assert.equal((await q.renewLeases(db.sql, "A", [orderId], 600_000)).length, 0);
+    const lost = await q.renewLeases(db.sql, "A", [orderId], 600_000);
+    assert.deepEqual([lost.renewed, lost.busy], [[], []]);
     assert.deepEqual(await rawRow(db.sql, orderId), before);
 
     const renewed = await q.renewLeases(db.sql, "B", [orderId], 600_000);
-    assert.deepEqual(renewed.map((r) => r.order_id), [orderId]);
+    assert.deepEqual(renewed.renewed, [orderId]);
     const after = await rawRow(db.sql, orderId);
     assert.ok((after?.lease_until as Date) > (before?.lease_until as Date));
   } finally {
@@ -189,7 +191,12 @@ Deno.test("an orchestrator whose lease is taken over mid-call never writes the s
     h.sandbox.orders.setFaults({
       rules: [{ method: "POST", path: "/orders", delayMs: 1500, times: 1 }],
     });
-    const a = h.startCapturing({ INSTANCE_ID: "A", LEASE_MS: "60000", HEARTBEAT_MS: "30000" });
+    const a = h.startCapturing({
+      INSTANCE_ID: "A",
+      LEASE_MS: "60000",
+      HEARTBEAT_MS: "30000",
+      SAGA_CONCURRENCY: "1",
+    });
     await placeOrder(h.sql, order);
     await waitFor(() => calls(h.sandbox, "orders", ROUTES.createOrder) >= 1, {
       what: "A's createOrder call to be in flight",

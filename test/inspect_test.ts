@@ -116,6 +116,7 @@ Deno.test({
     assert.deepEqual(seen, [
       "createOrder:ok",
       "reserveInventory:ok",
+      "capturePayment:attempt",
       "capturePayment:ok",
       "confirmOrder:ok",
     ]);
@@ -135,12 +136,14 @@ Deno.test({
     assert.deepEqual(snapshots.map((f) => f.snapshot?.value), [
       { reservingInventory: "calling" },
       { capturingPayment: "calling" },
+      { capturingPayment: "calling" },
       { confirmingOrder: "calling" },
       "completed",
     ]);
     assert.deepEqual(snapshots.map((f) => f.event?.type), [
       "xstate.done.actor.createOrder",
       "xstate.done.actor.reserveInventory",
+      "ATTEMPT",
       "xstate.done.actor.capturePayment",
       "xstate.done.actor.confirmOrder",
     ]);

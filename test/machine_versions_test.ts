@@ -140,3 +140,62 @@ Deno.test("a renamed state is caught by check-snapshots; running sagas finish on
     await db.drop();
   }
 });
+
+/** A deep copy of the v1 config in which one invoke got another id: an edit in place. */
+function withInvokeId(step: string, id: string): OrderSagaMachine {
+  const edit = (value: unknown): unknown => {
+    if (Array.isArray(value)) return value.map(edit);
+    if (value && typeof value === "object" && Object.getPrototypeOf(value) === Object.prototype) {
+      const copy = Object.fromEntries(Object.entries(value).map(([k, v]) => [k, edit(v)]));
+      if (copy.src === step && copy.id === step) copy.id = id;
+      return copy;
+    }
+    return value;
+  };
+  return createMachine(
+    edit(orderSagaV1.config) as never,
+    orderSagaV1.implementations as never,
+  ) as unknown as OrderSagaMachine;
+}
+
+Deno.test("a version edited in place so an invoke id changed: the saga parks with a reason, and check-snapshots reports it", async () => {
+  const db = await freshDatabase();
+  const sandbox = await startSandbox();
+  const order = sampleOrder();
+  try {
+    // Caught mid-call on createOrder, then handed back (grace 0 aborts the call).
+    sandbox.orders.setFaults({ rules: [{ method: "POST", path: "/orders", delayMs: 5000 }] });
+    const first = startInProcess(db, sandbox.urls, { SHUTDOWN_GRACE_MS: "0" });
+    await placeOrder(db.sql, order);
+    await waitFor(() => (sandbox.orders.stats({ log: false }).calls["POST /orders"] ?? 0) >= 1);
+    await first.stop();
+    sandbox.orders.setFaults({});
+
+    registerSagaVersion("order-saga@1", withInvokeId("createOrder", "createOrderRenamed"));
+    const found = await checkSnapshots(db.sql);
+    assert.equal(found.problems.length, 1);
+    assert.match(found.problems[0]!.reason, /invoked as "createOrder".*"createOrderRenamed"/);
+
+    const second = startInProcess(db, sandbox.urls);
+    try {
+      const row = await waitForStatus(db.sql, order.order_id, ["NEEDS_ATTENTION"]);
+      const [ledger] = await db.sql<{ last_error: string }[]>`
+        SELECT last_error FROM order_ledger WHERE order_id = ${order.order_id}`;
+      assert.match(
+        ledger!.last_error,
+        /does not handle event "xstate\.done\.actor\.createOrder" in state "creatingOrder\.calling"/,
+      );
+      assert.equal(row.state, "creatingOrder");
+      // Parked once, not written back and forth.
+      const [h] = await db.sql<{ n: number }[]>`
+        SELECT count(*)::int AS n FROM saga_history WHERE order_id = ${order.order_id}`;
+      assert.ok(h!.n <= 3, `a handful of history rows, not a loop (${h!.n})`);
+    } finally {
+      await second.stop();
+    }
+  } finally {
+    registerSagaVersion("order-saga@1", orderSagaV1);
+    await sandbox.close();
+    await db.drop();
+  }
+});

@@ -40,6 +40,7 @@ Deno.test("the happy path completes the order with each forward effect exactly o
       "OrderPlaced",
       "createOrder:ok",
       "reserveInventory:ok",
+      "capturePayment:attempt",
       "capturePayment:ok",
       "confirmOrder:ok",
     ]);
@@ -120,6 +121,7 @@ Deno.test("a declined capture releases, cancels, then voids, in that order, and 
       "OrderPlaced",
       "createOrder:ok",
       "reserveInventory:ok",
+      "capturePayment:attempt",
       "capturePayment:rejected",
       "releaseReservation:ok",
       "cancelOrder:ok",
@@ -216,6 +218,7 @@ Deno.test("two transient reservation failures are retried with the same Idempote
       "reserveInventory:transient",
       "retry",
       "reserveInventory:ok",
+      "capturePayment:attempt",
       "capturePayment:ok",
       "confirmOrder:ok",
     ]);
@@ -303,6 +306,7 @@ Deno.test("a lost capture response is retried with the same key and replayed, ca
       "OrderPlaced",
       "createOrder:ok",
       "reserveInventory:ok",
+      "capturePayment:attempt",
       "capturePayment:transient",
       "retry",
       "capturePayment:ok",
@@ -340,6 +344,7 @@ Deno.test("a confirmation rejected a few times after the capture is retried unti
       "OrderPlaced",
       "createOrder:ok",
       "reserveInventory:ok",
+      "capturePayment:attempt",
       "capturePayment:ok",
       "confirmOrder:rejected",
       "retry",
@@ -594,7 +599,7 @@ Deno.test("a cancellation after the capture is recorded and ignored: the order c
     const requested = history.find((r) => r.event === "OrderCancellationRequested");
     assert.ok(requested, "the request is in the history");
     assert.equal(requested.from_state, "confirmingOrder");
-    assert.deepEqual(requested.detail, { reason: "too late", applied: true });
+    assert.deepEqual(requested.detail, { reason: "too late", status: "RUNNING" });
     assert.equal(history.at(-1)?.event, "confirmOrder:ok");
     assert.deepEqual((await outboxRows(h.sql, order.order_id)).map((r) => r.status), [
       "PROCESSED",
@@ -608,7 +613,7 @@ Deno.test("a cancellation after the capture is recorded and ignored: the order c
       (await outboxRows(h.sql, order.order_id)).length === 3
     );
     const after = await historyRows(h.sql, order.order_id);
-    assert.deepEqual(after.at(-1)?.detail, { reason: "even later", applied: false });
+    assert.deepEqual(after.at(-1)?.detail, { reason: "even later", status: "COMPLETED" });
     assert.equal(after.at(-1)?.event, "OrderCancellationRequested");
     assert.equal((await ledgerRow(h.sql, order.order_id))?.status, "COMPLETED");
     assert.equal(calls(h.sandbox, "payments", ROUTES.voidPayment), 0);

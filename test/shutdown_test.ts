@@ -13,11 +13,13 @@ import {
 import type { Sql } from "../src/db/client.ts";
 
 /** Sagas of `owner` calling capturePayment right now. */
+/** Sagas `owner` holds whose capture request has left (its attempt is recorded). */
 async function capturing(sql: Sql, owner: string): Promise<string[]> {
   const rows = await sql<{ order_id: string }[]>`
     SELECT order_id FROM order_ledger
     WHERE state = 'capturingPayment' AND lease_owner = ${owner}
-      AND pending->>'step' = 'capturePayment'`;
+      AND pending->>'step' = 'capturePayment'
+      AND (snapshot->'context'->>'captureAttempted')::boolean`;
   return rows.map((r) => r.order_id);
 }
 

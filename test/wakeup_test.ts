@@ -60,7 +60,12 @@ Deno.test("with the NOTIFY trigger disabled an event is picked up within one pol
     onWake: (s) => wakes.push(s),
   });
   try {
-    await waitFor(() => o.listening(), { what: "LISTEN up" });
+    // Idle after the catch-up cycle LISTEN's arrival starts: only a poll can find the order.
+    await waitFor(() =>
+      o.listening() &&
+      o.orchestrator.supervisor.actor.getSnapshot().matches({ running: { work: "idle" } }), {
+      what: "LISTEN up and the supervisor idle",
+    });
     const order = sampleOrder();
     await placeOrder(db.sql, order);
     const ms = await processedAfter(db, order.order_id);

@@ -16,7 +16,7 @@ import { silentLogger } from "../log.ts";
 import type { Metrics } from "../metrics.ts";
 import { requireToken } from "./auth.ts";
 import { mountAdminPage } from "./page/mod.ts";
-import { HEALTH_PATHS, healthRoutes } from "./health.ts";
+import { HEALTH_PATHS, type HealthDeps, healthRoutes } from "./health.ts";
 import { machineRoutes } from "./machines.ts";
 import { sagaRoutes } from "./sagas.ts";
 
@@ -29,6 +29,8 @@ export interface AdminDeps {
   token?: string;
   /** Names operator actions in saga_history.instance_id. */
   instanceId?: string;
+  /** The watchdog's verdict for /healthz and /readyz. */
+  liveness?: HealthDeps["liveness"];
 }
 
 export function createAdminApp(deps: AdminDeps): Hono {

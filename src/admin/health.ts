@@ -3,20 +3,43 @@
 // a probe must answer even while the database hangs.
 import { Hono } from "hono";
 import type { Sql } from "../db/client.ts";
+import type { Liveness } from "../engine/watchdog.ts";
 
 export const HEALTH_PATHS = ["/healthz", "/readyz"] as const;
 
 const READY_TIMEOUT_MS = 2000;
 
-export function healthRoutes(deps: { sql: Sql; listening: () => boolean }): Hono {
+export interface HealthDeps {
+  sql: Sql;
+  listening: () => boolean;
+  /** The watchdog (src/engine/watchdog.ts); without one the process counts as alive. */
+  liveness?: () => Liveness;
+}
+
+export function healthRoutes(deps: HealthDeps): Hono {
   const app = new Hono();
-  app.get("/healthz", (c) => c.json({ status: "ok" }));
+  app.get("/healthz", (c) => {
+    const live = deps.liveness?.();
+    if (live && !live.alive) return c.json({ status: "stalled", reasons: live.reasons }, 503);
+    return c.json({ status: "ok" });
+  });
   app.get("/readyz", async (c) => {
     const listen = deps.listening();
-    if (await databaseAnswers(deps.sql)) {
-      return c.json({ status: "ready", database: "ok", listen }, 200);
+    const live = deps.liveness?.();
+    const watchdog = live ? { watchdog: live } : {};
+    if (live && !live.alive) {
+      return c.json({ status: "stalled", reasons: live.reasons, listen, ...watchdog }, 503);
     }
-    return c.json({ status: "unavailable", database: "unreachable", listen }, 503);
+    if (await databaseAnswers(deps.sql)) {
+      return c.json({ status: "ready", database: "ok", listen, ...watchdog }, 200);
+    }
+    return c.json({
+      status: "unavailable",
+      database: "unreachable",
+      reasons: ["the database does not answer"],
+      listen,
+      ...watchdog,
+    }, 503);
   });
   return app;
 }

@@ -1,6 +1,7 @@
 // /sagas: list (filtered, keyset-paginated, newest first), one saga with its
-// history, and the two operator actions, retry and cancel. Every action runs
-// in one transaction under the ledger row's lock (src/db/queries.ts).
+// history, and the two operator actions, retry and cancel. Whether a saga may
+// still be cancelled is the machine's rule (`canCancel` in machines/), asked on
+// its restored snapshot; nothing here re-derives it.
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { HTTPException } from "hono/http-exception";
@@ -8,6 +9,9 @@ import type { Sql } from "../db/client.ts";
 import * as q from "../db/queries.ts";
 import { decodeCursor, encodeCursor } from "./cursor.ts";
 import { parseLimit, parseOrderId, parseState, parseStatus } from "./params.ts";
+import { sagaMachine } from "../../machines/registry.ts";
+import { canCancel, type Verdict } from "../../machines/order_saga.ts";
+import { restoreSnapshot } from "../engine/saga_state.ts";
 
 export interface SagaRoutesDeps {
   sql: Sql;
@@ -93,15 +97,22 @@ export function sagaRoutes(deps: SagaRoutesDeps): Hono {
   app.post("/:order_id/cancel", limitBody, async (c) => {
     const orderId = parseOrderId(c.req.param("order_id"));
     const reason = parseCancelBody(await c.req.text());
-    const r = await q.requestAdminCancel(sql, orderId, reason);
-    const state = settle(r, orderId);
+    const row = await q.getSaga(sql, orderId);
+    if (!row) throw new HTTPException(404, { message: `saga "${orderId}" not found` });
+    const verdict = cancellable(row);
+    if (!verdict.allowed) {
+      throw new HTTPException(409, {
+        message: `saga is ${row.status} in ${row.state}: ${verdict.reason}`,
+      });
+    }
+    const eventId = await q.insertCancellation(sql, orderId, reason);
     return c.json({
       order_id: orderId,
       action: "cancel",
       accepted: true,
-      state,
+      state: row.state,
       reason,
-      event_id: r.eventId ?? null,
+      event_id: eventId,
     }, 202);
   });
 
@@ -115,6 +126,25 @@ function settle(r: q.AdminActionResult, orderId: string): string {
   }
   if (r.outcome === "conflict") throw new HTTPException(409, { message: r.reason });
   return r.state;
+}
+
+/** The machine's answer for this saga, or a refusal when its snapshot cannot be judged. */
+function cancellable(row: q.SagaDetailRow): Verdict {
+  if (row.status === "COMPLETED" || row.status === "CANCELLED") {
+    return { allowed: false, reason: "the saga has finished" };
+  }
+  const machine = sagaMachine(row.machine_version);
+  if (!machine) {
+    return {
+      allowed: false,
+      reason: `its machine version "${row.machine_version}" is not known to this release`,
+    };
+  }
+  try {
+    return canCancel(restoreSnapshot(machine, row.snapshot as never));
+  } catch (err) {
+    return { allowed: false, reason: `its snapshot does not load: ${(err as Error).message}` };
+  }
 }
 
 /** The body is optional; when present it is `{"reason": string}`. */

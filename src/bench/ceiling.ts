@@ -97,7 +97,13 @@ export async function measureCeiling(
       );
       await q.settleEvents(
         tx,
-        events.map((ev) => ({ id: ev.id, status: "PROCESSED", error: null, delay_ms: 0 })),
+        events.map((ev) => ({
+          id: ev.id,
+          status: "PROCESSED",
+          error: null,
+          delay_ms: 0,
+          counts: true,
+        })),
       );
     });
   });

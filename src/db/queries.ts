@@ -106,42 +106,48 @@ export interface CancelRequest {
 }
 
 /**
- * Records cancellation requests on their sagas. A running saga sees it at its
- * next step (and is made runnable now if nobody holds it); a finished one
- * just gets a history line. `status` is null when no saga exists yet.
+ * What became of a cancellation request: `recorded` on its saga (whatever the
+ * saga's status: what it does about it is the machine's decision, when the
+ * saga next runs), `busy` (the saga's row is locked by another session right
+ * now: nothing written, try again shortly), or `unknown` (no saga yet).
+ */
+export type CancelOutcome = "recorded" | "busy" | "unknown";
+
+/**
+ * Records cancellation requests on their sagas, and makes a running saga that
+ * nobody holds runnable now. Never waits for a row lock (see CancelOutcome).
  */
 export function requestCancels(tx: TransactionSql, rows: CancelRequest[], me: string) {
-  return tx<{ order_id: string; status: string | null; applied: boolean }[]>`
+  return tx<{ order_id: string; outcome: CancelOutcome; status: string | null }[]>`
     WITH c AS (
       SELECT DISTINCT ON (order_id) * FROM jsonb_to_recordset(${tx.json(rows as never)}::jsonb)
         AS c(order_id uuid, reason text)
     ), locked AS MATERIALIZED (
-      -- In order_id order, like renewLeases: two waiting writers never deadlock.
       SELECT l.order_id FROM order_ledger l JOIN c ON c.order_id = l.order_id
-      WHERE l.status = 'RUNNING'
-      ORDER BY l.order_id
-      FOR UPDATE OF l
+      FOR UPDATE OF l SKIP LOCKED
     ), u AS (
       UPDATE order_ledger l SET
         cancel_requested_at = coalesce(l.cancel_requested_at, now()),
         cancel_reason = coalesce(l.cancel_reason, c.reason),
-        run_at = CASE WHEN l.lease_owner IS NULL THEN least(l.run_at, now()) ELSE l.run_at END,
-        updated_at = now()
+        run_at = CASE WHEN l.status = 'RUNNING' AND l.lease_owner IS NULL
+          THEN least(l.run_at, now()) ELSE l.run_at END,
+        updated_at = CASE WHEN l.status IN ('RUNNING', 'NEEDS_ATTENTION')
+          THEN now() ELSE l.updated_at END
       FROM c JOIN locked ON locked.order_id = c.order_id
-      WHERE l.order_id = c.order_id AND l.status = 'RUNNING'
-      RETURNING l.order_id
-    ), known AS (
-      SELECT c.order_id, c.reason, l.status, l.state, (u.order_id IS NOT NULL) AS applied
-      FROM c
-      LEFT JOIN order_ledger l ON l.order_id = c.order_id
-      LEFT JOIN u ON u.order_id = c.order_id
+      WHERE l.order_id = c.order_id
+      RETURNING l.order_id, l.status, l.state, c.reason
     ), h AS (
       INSERT INTO saga_history (order_id, event, from_state, to_state, instance_id, detail)
       SELECT order_id, 'OrderCancellationRequested', state, state, ${me},
-        jsonb_build_object('reason', reason, 'applied', applied)
-      FROM known WHERE status IS NOT NULL
+        jsonb_build_object('reason', reason, 'status', status)
+      FROM u
     )
-    SELECT order_id, status, applied FROM known`;
+    SELECT c.order_id,
+      CASE WHEN u.order_id IS NOT NULL THEN 'recorded'
+        WHEN EXISTS (SELECT 1 FROM order_ledger l WHERE l.order_id = c.order_id) THEN 'busy'
+        ELSE 'unknown' END AS outcome,
+      u.status
+    FROM c LEFT JOIN u ON u.order_id = c.order_id`;
 }
 
 export interface EventDisposition {
@@ -150,6 +156,8 @@ export interface EventDisposition {
   status: "PROCESSED" | "DEAD" | "PENDING";
   error: string | null;
   delay_ms: number;
+  /** Whether this try counts towards OUTBOX_MAX_ATTEMPTS (a deferral for a lock does not). */
+  counts: boolean;
 }
 
 /** Settles every claimed event of a batch in one statement. */
@@ -158,16 +166,19 @@ export function settleEvents(tx: Db, rows: EventDisposition[]) {
     UPDATE outbox o SET
       status = r.status,
       last_error = r.error,
-      attempts = o.attempts + 1,
+      attempts = o.attempts + CASE WHEN r.counts THEN 1 ELSE 0 END,
       processed_at = CASE WHEN r.status = 'PENDING' THEN NULL ELSE now() END,
       available_at = CASE WHEN r.status = 'PENDING'
         THEN now() + r.delay_ms * interval '1 millisecond' ELSE o.available_at END
     FROM jsonb_to_recordset(${tx.json(rows as never)}::jsonb)
-      AS r(id bigint, status text, error text, delay_ms int)
+      AS r(id bigint, status text, error text, delay_ms int, counts boolean)
     WHERE o.id = r.id`;
 }
 
-/** After an event failed on its own for a transient reason: back off, or give up. */
+/**
+ * After an event failed on its own, for a reason that lies in the event (see
+ * src/db/errors.ts): back off, or dead-letter it once it has used its tries.
+ */
 export function recordIntakeFailure(
   sql: Db,
   id: string,
@@ -197,6 +208,8 @@ export interface ClaimedSaga {
   retry_requested: boolean;
   /** Recorded successful step outcomes: step → { status, body }. */
   done_steps: Record<string, { status: number | null; body: unknown }>;
+  /** The server's clock at the claim (epoch ms); absent for sagas intake adopted. */
+  db_now_ms?: number;
 }
 
 /** Claims runnable sagas in one statement, taking a fresh lease on each. */
@@ -222,7 +235,8 @@ export function claimSagas(sql: Db, me: string, limit: number, leaseMs: number) 
       l.retry_requested_at IS NOT NULL AS retry_requested,
       (SELECT coalesce(jsonb_object_agg(s.step,
           jsonb_build_object('status', s.http_status, 'body', s.response)), '{}'::jsonb)
-        FROM saga_step s WHERE s.order_id = l.order_id AND s.outcome = 'ok') AS done_steps`;
+        FROM saga_step s WHERE s.order_id = l.order_id AND s.outcome = 'ok') AS done_steps,
+      (extract(epoch FROM now()) * 1000)::float8 AS db_now_ms`;
 }
 
 export interface Transition {
@@ -370,25 +384,56 @@ export function parkSaga(
     FROM u`;
 }
 
+export interface Renewal {
+  /** Leases renewed until now() + leaseMs. */
+  renewed: string[];
+  /** Still ours, but locked by another session right now: not renewed this time. */
+  busy: string[];
+  /** The server's clock when it answered (epoch ms). */
+  dbNowMs: number;
+}
+
 /**
- * Renews the leases we still hold; returns them (a missing id was lost).
- * Locks in order_id order, like every multi-row ledger writer that waits for
- * locks (requestCancels), so two of them never deadlock.
+ * Renews the leases we still hold. Never waits for a row lock: a row someone
+ * else holds (an operator's open transaction) is reported busy and tried at
+ * the next beat, so one locked row cannot stall the heartbeat of every other
+ * saga. An id in neither list was lost to another instance.
  */
-export function renewLeases(sql: Db, me: string, orderIds: string[], leaseMs: number) {
-  return sql<{ order_id: string }[]>`
+export async function renewLeases(
+  sql: Db,
+  me: string,
+  orderIds: string[],
+  leaseMs: number,
+): Promise<Renewal> {
+  const rows = await sql<{ order_id: string | null; busy: boolean; db_now_ms: number }[]>`
     WITH held AS MATERIALIZED (
       SELECT order_id FROM order_ledger
       WHERE order_id = ANY(${orderIds}::uuid[]) AND lease_owner = ${me} AND status = 'RUNNING'
-      ORDER BY order_id
-      FOR UPDATE
+      FOR UPDATE SKIP LOCKED
+    ), renewed AS (
+      UPDATE order_ledger l SET
+        lease_until = now() + ${leaseMs} * interval '1 millisecond',
+        run_at = now() + ${leaseMs} * interval '1 millisecond'
+      FROM held
+      WHERE l.order_id = held.order_id
+      RETURNING l.order_id
+    ), busy AS (
+      SELECT l.order_id FROM order_ledger l
+      WHERE l.order_id = ANY(${orderIds}::uuid[]) AND l.lease_owner = ${me}
+        AND l.status = 'RUNNING'
+        AND NOT EXISTS (SELECT 1 FROM held WHERE held.order_id = l.order_id)
     )
-    UPDATE order_ledger l SET
-      lease_until = now() + ${leaseMs} * interval '1 millisecond',
-      run_at = now() + ${leaseMs} * interval '1 millisecond'
-    FROM held
-    WHERE l.order_id = held.order_id AND l.lease_owner = ${me} AND l.status = 'RUNNING'
-    RETURNING l.order_id`;
+    SELECT order_id, false AS busy, 0::float8 AS db_now_ms FROM renewed
+    UNION ALL
+    SELECT order_id, true, 0 FROM busy
+    UNION ALL
+    SELECT NULL, false, (extract(epoch FROM now()) * 1000)::float8`;
+  const result: Renewal = { renewed: [], busy: [], dbNowMs: Number.NaN };
+  for (const r of rows) {
+    if (r.order_id === null) result.dbNowMs = Number(r.db_now_ms);
+    else (r.busy ? result.busy : result.renewed).push(r.order_id);
+  }
+  return result;
 }
 
 /** On shutdown: give back every lease so other instances resume at once. */
@@ -399,15 +444,22 @@ export function releaseLeases(sql: Db, me: string) {
     WHERE lease_owner = ${me}`;
 }
 
-/** When something next becomes runnable without a notification (a retry deadline, a lease expiry). */
-export async function nextWakeAt(sql: Db, me: string): Promise<Date | null> {
-  const [row] = await sql<{ at: Date | null }[]>`
-    SELECT least(
+/**
+ * How long until something next becomes runnable without a notification (a
+ * retry deadline, a lease expiry), in ms, measured on the server's clock so
+ * no instance's clock skew matters; null when nothing is waiting.
+ */
+export async function nextWakeInMs(sql: Db, me: string): Promise<number | null> {
+  // greatest() skips NULLs, so "nothing waiting" must stay NULL explicitly.
+  const [row] = await sql<{ in_ms: number | null }[]>`
+    SELECT CASE WHEN at IS NULL THEN NULL
+      ELSE greatest(0, extract(epoch FROM at - now()) * 1000)::float8 END AS in_ms
+    FROM (SELECT least(
       (SELECT min(run_at) FROM order_ledger
         WHERE status = 'RUNNING' AND lease_owner IS DISTINCT FROM ${me}),
       (SELECT min(available_at) FROM outbox WHERE status = 'PENDING')
-    ) AS at`;
-  return row?.at ?? null;
+    ) AS at) w`;
+  return row?.in_ms == null ? null : Number(row.in_ms);
 }
 
 // ---- Admin
@@ -512,93 +564,62 @@ export type AdminActionResult =
   | { outcome: "conflict"; status: string; state: string; reason: string }
   | { outcome: "accepted"; status: string; state: string };
 
-interface LockedSaga {
-  status: string;
-  state: string;
-  machine_parked: boolean;
-  captured: boolean;
-}
-
-/** Locks the ledger row for an operator action (waits for a running persist to commit). */
-function lockSaga(tx: TransactionSql, orderId: string) {
-  return tx<LockedSaga[]>`
-    SELECT status, state,
-      snapshot->>'value' = 'needsAttention' AS machine_parked,
-      coalesce(snapshot->'context'->'touched' ? 'capturePayment', false) AS captured
-    FROM order_ledger WHERE order_id = ${orderId}
-    FOR UPDATE`;
-}
-
 /**
- * Resumes a NEEDS_ATTENTION saga in one transaction. Parked by the machine
- * (state needsAttention): ask the runner for a RETRY event. Parked by an
- * unexpected error: just make it runnable, the runner resumes its pending
- * work. Either way it is claimable now, and a NOTIFY wakes an instance at once.
+ * Resumes a NEEDS_ATTENTION saga: RUNNING again, claimable now, with a retry
+ * requested (the runner asks the machine what a retry means in its state).
+ * One statement, so the status check and the change cannot be torn apart;
+ * a NOTIFY wakes an instance at once.
  */
-export function retrySaga(sql: Sql, orderId: string, actor: string): Promise<AdminActionResult> {
-  return sql.begin(async (tx): Promise<AdminActionResult> => {
-    const [row] = await lockSaga(tx, orderId);
-    if (!row) return { outcome: "not_found" };
-    if (row.status !== "NEEDS_ATTENTION") {
-      return {
-        outcome: "conflict",
-        status: row.status,
-        state: row.state,
-        reason: `saga is ${row.status}; only a NEEDS_ATTENTION saga can be retried`,
-      };
-    }
-    await tx`
+export async function retrySaga(
+  sql: Sql,
+  orderId: string,
+  actor: string,
+): Promise<AdminActionResult> {
+  const [row] = await sql<{ state: string; updated: boolean; status: string }[]>`
+    WITH u AS (
       UPDATE order_ledger SET
         status = 'RUNNING',
-        retry_requested_at = CASE WHEN ${row.machine_parked}::boolean THEN now()
-          ELSE retry_requested_at END,
+        retry_requested_at = now(),
         run_at = now(),
         last_error = NULL,
         revision = revision + 1,
         updated_at = now()
-      WHERE order_id = ${orderId}`;
-    await tx`
-      INSERT INTO saga_history (order_id, event, from_state, to_state, instance_id, detail)
-      VALUES (${orderId}, 'AdminRetry', ${row.state}, ${row.state}, ${actor},
-        ${tx.json({ mode: row.machine_parked ? "RETRY event" : "resume pending work" })})`;
-    await tx`SELECT pg_notify('order_events', 'retry:' || ${orderId}::text)`;
-    return { outcome: "accepted", status: "RUNNING", state: row.state };
-  });
+      WHERE order_id = ${orderId} AND status = 'NEEDS_ATTENTION'
+      RETURNING order_id, state
+    ), h AS (
+      INSERT INTO saga_history (order_id, event, from_state, to_state, instance_id)
+      SELECT order_id, 'AdminRetry', state, state, ${actor} FROM u
+    ), n AS (
+      SELECT pg_notify('order_events', 'retry:' || order_id::text) FROM u
+    )
+    SELECT u.state, true AS updated, 'RUNNING' AS status FROM u, (SELECT count(*) FROM n) x
+    UNION ALL
+    SELECT l.state, false, l.status FROM order_ledger l
+    WHERE l.order_id = ${orderId} AND NOT EXISTS (SELECT 1 FROM u)`;
+  if (!row) return { outcome: "not_found" };
+  if (!row.updated) {
+    return {
+      outcome: "conflict",
+      status: row.status,
+      state: row.state,
+      reason: `saga is ${row.status}; only a NEEDS_ATTENTION saga can be retried`,
+    };
+  }
+  return { outcome: "accepted", status: "RUNNING", state: row.state };
 }
 
 /**
- * Requests a cancellation the normal way, as an OrderCancellationRequested
- * outbox event (its trigger notifies), after checking under the row lock that
- * the payment is not captured and the saga is still running.
+ * An operator's cancellation, as an OrderCancellationRequested outbox event
+ * (its trigger notifies): it takes the same path as a producer's. Whether it
+ * may still compensate is the machine's rule, asked by the caller first and
+ * applied again by the saga itself when the event reaches it.
  */
-export function requestAdminCancel(
-  sql: Sql,
-  orderId: string,
-  reason: string,
-): Promise<AdminActionResult & { eventId?: string }> {
-  return sql.begin(async (tx): Promise<AdminActionResult & { eventId?: string }> => {
-    const [row] = await lockSaga(tx, orderId);
-    if (!row) return { outcome: "not_found" };
-    const why = row.status !== "RUNNING"
-      ? `saga is ${row.status}`
-      : row.captured || row.state === "confirmingOrder"
-      ? "payment already captured"
-      : null;
-    if (why) {
-      return {
-        outcome: "conflict",
-        status: row.status,
-        state: row.state,
-        reason: `${why}; it can no longer be cancelled`,
-      };
-    }
-    const [event] = await tx<{ id: string }[]>`
-      INSERT INTO outbox (order_id, event_type, payload)
-      VALUES (${orderId}, 'OrderCancellationRequested',
-        ${tx.json({ order_id: orderId, reason })})
-      RETURNING id`;
-    return { outcome: "accepted", status: row.status, state: row.state, eventId: event?.id };
-  });
+export async function insertCancellation(sql: Db, orderId: string, reason: string) {
+  const [event] = await sql<{ id: string }[]>`
+    INSERT INTO outbox (order_id, event_type, payload)
+    VALUES (${orderId}, 'OrderCancellationRequested', ${sql.json({ order_id: orderId, reason })})
+    RETURNING id`;
+  return event!.id;
 }
 
 // ---- Tools

@@ -6,14 +6,19 @@
 // an event is applied exactly when it is marked. Intake never waits on HTTP
 // and never needs a saga's lease.
 //
-// If a batch fails as a whole (a database hiccup, or one event that breaks a
-// statement), each event is retried on its own so one bad event cannot hold
-// up the others; an event that keeps failing is dead-lettered after
-// OUTBOX_MAX_ATTEMPTS tries.
+// If a batch fails because of its data (one event that breaks a statement),
+// each event is retried on its own so one bad event cannot hold up the
+// others; an event that keeps failing is dead-lettered after
+// OUTBOX_MAX_ATTEMPTS tries. If it fails because of the database (a lock, a
+// timeout, a restart), nothing is counted against any event: the batch is
+// simply tried again at the next wake-up (src/db/errors.ts says which is which).
+// A cancellation whose saga row is locked by another session right now is
+// deferred for a moment, also without counting.
 import type { Sql, TransactionSql } from "../db/client.ts";
 import * as q from "../db/queries.ts";
 import type { Logger } from "../log.ts";
 import { PoisonEventError } from "../errors.ts";
+import { isEventFault } from "../db/errors.ts";
 import { validateEvent } from "./validate.ts";
 import { crashPoint } from "../crash_points.ts";
 import { persistable, startSaga, stateName } from "./saga_state.ts";
@@ -43,6 +48,16 @@ export interface IntakeResult {
 
 /** Delay before a cancellation for a saga that does not exist yet is retried. */
 const UNKNOWN_ORDER_RETRY_MS = 1000;
+/** Delay before a cancellation whose saga row was locked elsewhere is tried again. */
+const BUSY_ROW_RETRY_MS = 250;
+
+const processed = (id: string): q.EventDisposition => ({
+  id,
+  status: "PROCESSED",
+  error: null,
+  delay_ms: 0,
+  counts: true,
+});
 
 async function applyBatch(
   tx: TransactionSql,
@@ -70,7 +85,7 @@ async function applyBatch(
     try {
       const valid = validateEvent(ev.event_type, ev.order_id, ev.payload);
       if (valid.type === "OrderPlaced") {
-        settle.set(ev.id, { id: ev.id, status: "PROCESSED", error: null, delay_ms: 0 });
+        settle.set(ev.id, processed(ev.id));
         placed++;
         if (newSagas.has(valid.order.orderId)) continue; // duplicate within the batch
         const { snapshot, pending } = startSaga(machine, {
@@ -91,7 +106,13 @@ async function applyBatch(
       }
     } catch (err) {
       if (!(err instanceof PoisonEventError)) throw err;
-      settle.set(ev.id, { id: ev.id, status: "DEAD", error: err.message, delay_ms: 0 });
+      settle.set(ev.id, {
+        id: ev.id,
+        status: "DEAD",
+        error: err.message,
+        delay_ms: 0,
+        counts: true,
+      });
       result.dead++;
       opts.logger.warn(
         { event_id: ev.id, order_id: ev.order_id, reason: err.message },
@@ -122,19 +143,27 @@ async function applyBatch(
     const outcome = await q.requestCancels(tx, cancels, opts.instanceId);
     const byOrder = new Map(outcome.map((r) => [r.order_id, r]));
     for (const c of cancels) {
-      const known = byOrder.get(c.order_id)?.status != null;
+      const found = byOrder.get(c.order_id);
       const ev = events.find((e) => e.id === c.eventId)!;
-      if (known) {
-        settle.set(c.eventId, { id: c.eventId, status: "PROCESSED", error: null, delay_ms: 0 });
-        if (byOrder.get(c.order_id)?.applied && !appliedCancels.has(c.order_id)) {
-          appliedCancels.set(c.order_id, c.reason);
-        }
+      if (found?.outcome === "recorded") {
+        settle.set(c.eventId, processed(c.eventId));
+        if (!appliedCancels.has(c.order_id)) appliedCancels.set(c.order_id, c.reason);
+      } else if (found?.outcome === "busy") {
+        // Someone else holds the saga's row (an operator's transaction): never wait for it.
+        settle.set(c.eventId, {
+          id: c.eventId,
+          status: "PENDING",
+          error: `saga row for order "${c.order_id}" is locked by another session; deferred`,
+          delay_ms: BUSY_ROW_RETRY_MS,
+          counts: false,
+        });
       } else if (ev.attempts + 1 >= opts.maxAttempts) {
         settle.set(c.eventId, {
           id: c.eventId,
           status: "DEAD",
           error: `no saga exists for order "${c.order_id}"`,
           delay_ms: 0,
+          counts: true,
         });
         result.dead++;
       } else {
@@ -144,6 +173,7 @@ async function applyBatch(
           status: "PENDING",
           error: `no saga for order "${c.order_id}" yet`,
           delay_ms: UNKNOWN_ORDER_RETRY_MS * 2 ** ev.attempts,
+          counts: true,
         });
       }
     }
@@ -173,7 +203,11 @@ async function applyBatch(
   return result;
 }
 
-/** Applies one batch. Returns the number of events handled (0 when idle). */
+/**
+ * Applies one batch. Returns what it handled (no events when idle). Throws
+ * when the database, not an event, is the problem: the caller's cycle fails,
+ * is logged, and the next wake-up tries again with nothing counted.
+ */
 export async function runIntake(opts: IntakeOptions): Promise<IntakeResult> {
   try {
     return await opts.sql.begin(async (tx) => {
@@ -186,6 +220,7 @@ export async function runIntake(opts: IntakeOptions): Promise<IntakeResult> {
       return await applyBatch(tx, events, opts);
     });
   } catch (err) {
+    if (!isEventFault(err)) throw err;
     opts.logger.warn({ err: String(err) }, "Outbox batch failed; applying its events one by one");
     return await runIntakeOneByOne(opts);
   }
@@ -208,6 +243,14 @@ async function runIntakeOneByOne(opts: IntakeOptions): Promise<IntakeResult> {
         total.claimed.push(...r.claimed);
       }
     } catch (err) {
+      // The database failed us mid-way: what was applied stands, the rest waits.
+      if (!isEventFault(err)) {
+        opts.logger.warn(
+          { event_id: id, err: String(err) },
+          "Database unavailable while applying events one by one; nothing counted, trying later",
+        );
+        break;
+      }
       opts.logger.warn({ event_id: id, err: String(err) }, "Outbox event failed; will retry");
       await q.recordIntakeFailure(opts.sql, id, String(err).slice(0, 1000), opts.maxAttempts, 1000)
         .catch(() => {/* the database is down: the event stays pending */});

@@ -1,11 +1,20 @@
 // The sagas this instance is running: claims up to its free capacity, keeps
 // their leases alive with one heartbeat statement, stops a saga the moment its
-// lease is lost, and drains on shutdown.
+// lease is lost (or is about to expire unrenewed), and drains on shutdown.
+//
+// The heartbeat is a loop, not an interval: a beat starts only after the
+// previous one has finished, so a slow database never piles beats up on the
+// pool. It never waits for a row lock (q.renewLeases skips locked rows), and
+// between beats a guard stops every saga whose lease this instance could not
+// renew in time, before that lease expires and another instance takes the
+// saga over: two instances never work on one saga at once, even when the
+// database stops answering this one.
 import type { Sql } from "../db/client.ts";
 import * as q from "../db/queries.ts";
 import type { Logger } from "../log.ts";
 import { type RunnerDeps, runSaga } from "./saga_runner.ts";
 import { crashPoint } from "../crash_points.ts";
+import { DbClock } from "./db_clock.ts";
 
 export interface PoolOptions extends RunnerDeps {
   sql: Sql;
@@ -16,20 +25,48 @@ export interface PoolOptions extends RunnerDeps {
   heartbeatMs: number;
   /** Called when a saga ends while the pool was full: there may be more to claim. */
   onCapacity(): void;
+  clock?: DbClock;
+  hooks?: RunnerDeps["hooks"] & {
+    /** A heartbeat statement failed as a whole. */
+    onHeartbeatFailure?(): void;
+    /** A saga was stopped because its lease was lost or could not be renewed in time. */
+    onLeaseLost?(): void;
+  };
+}
+
+interface Running {
+  abort: AbortController;
+  done: Promise<void>;
+  /** Local time by which the lease certainly ends unless renewed. */
+  leaseUntil: number;
 }
 
 export class SagaPool {
-  #running = new Map<string, { abort: AbortController; done: Promise<void> }>();
-  #heartbeat: ReturnType<typeof setInterval> | undefined;
+  #running = new Map<string, Running>();
+  #beat: ReturnType<typeof setTimeout> | undefined;
+  #beating = false;
   #claiming = true;
   #wasFull = false;
+  #lastHeartbeatAt = Date.now();
+  readonly clock: DbClock;
 
   constructor(private readonly opts: PoolOptions) {
-    this.opts = { ...opts, stopping: () => !this.#claiming };
+    this.clock = opts.clock ?? new DbClock();
+    this.opts = {
+      ...opts,
+      stopping: () => !this.#claiming,
+      now: () => this.clock.now(),
+      wakeAt: (at) => opts.wakeAt(this.clock.toLocal(at)),
+    };
   }
 
   get size(): number {
     return this.#running.size;
+  }
+
+  /** When the heartbeat last completed (local epoch ms): the watchdog reads it. */
+  get lastHeartbeatAt(): number {
+    return this.#lastHeartbeatAt;
   }
 
   free(): number {
@@ -37,61 +74,113 @@ export class SagaPool {
   }
 
   startHeartbeat(): void {
-    this.#heartbeat ??= setInterval(() => void this.#renew(), this.opts.heartbeatMs);
+    if (this.#beat !== undefined) return;
+    const tick = () => {
+      this.#beat = setTimeout(async () => {
+        // A beat still in flight is not doubled: only the expiry guard runs.
+        if (!this.#beating) await this.#renew();
+        this.#stopExpiring();
+        if (this.#beat !== undefined) tick();
+      }, this.opts.heartbeatMs);
+    };
+    tick();
   }
 
   /** Claims runnable sagas up to the free capacity and starts them; returns how many. */
   async claim(): Promise<number> {
     const limit = this.free();
     if (limit === 0) return 0;
+    const sentAt = Date.now();
     const rows = await q.claimSagas(this.opts.sql, this.opts.instanceId, limit, this.opts.leaseMs);
-    if (rows.length > 0) crashPoint("after_claim_saga");
-    for (const row of rows) this.#start(row);
+    if (rows.length > 0) {
+      this.clock.observe(Number(rows[0]!.db_now_ms), sentAt);
+      crashPoint("after_claim_saga");
+    }
+    for (const row of rows) this.#start(row, sentAt);
     return rows.length;
   }
 
-  /** Starts sagas intake inserted already leased to us. */
-  adopt(rows: q.ClaimedSaga[]): void {
+  /** Starts sagas intake inserted already leased to us (in a statement sent at `sentAt`). */
+  adopt(rows: q.ClaimedSaga[], sentAt: number): void {
     if (rows.length > 0) crashPoint("after_claim_saga");
-    for (const row of rows) this.#start(row);
+    for (const row of rows) this.#start(row, sentAt);
   }
 
-  #start(row: q.ClaimedSaga): void {
-    if (this.#running.has(row.order_id)) return;
+  #start(row: q.ClaimedSaga, sentAt: number): void {
+    const previous = this.#running.get(row.order_id);
     const abort = new AbortController();
-    const done = runSaga(row, this.opts, abort.signal)
+    // Claimed again while its previous run is still winding down here (it
+    // released the saga a moment ago, or lost it): that run's epoch is stale,
+    // so stop it, and start this one as soon as it is gone.
+    previous?.abort.abort(new Error("claimed again"));
+    const run = async () => {
+      await previous?.done;
+      await runSaga(row, this.opts, abort.signal);
+    };
+    const done = run()
       .catch((err) =>
         this.opts.logger.error({ order_id: row.order_id, err: String(err) }, "Saga run failed")
       )
       .finally(() => {
-        this.#running.delete(row.order_id);
+        if (this.#running.get(row.order_id)?.done === done) this.#running.delete(row.order_id);
         if (this.#wasFull && this.#claiming) {
           this.#wasFull = false;
           this.opts.onCapacity();
         }
       });
-    this.#running.set(row.order_id, { abort, done });
+    // The lease was set by the server at or after `sentAt`: counting from then is safe.
+    this.#running.set(row.order_id, { abort, done, leaseUntil: sentAt + this.opts.leaseMs });
     if (this.#running.size >= this.opts.concurrency) this.#wasFull = true;
   }
 
   async #renew(): Promise<void> {
     const ids = [...this.#running.keys()];
-    if (ids.length === 0) return;
+    if (ids.length === 0) {
+      this.#lastHeartbeatAt = Date.now();
+      return;
+    }
+    this.#beating = true;
+    const sentAt = Date.now();
     try {
-      const kept = new Set(
-        (await q.renewLeases(this.opts.sql, this.opts.instanceId, ids, this.opts.leaseMs))
-          .map((r) => r.order_id),
-      );
+      const r = await q.renewLeases(this.opts.sql, this.opts.instanceId, ids, this.opts.leaseMs);
+      this.clock.observe(r.dbNowMs, sentAt);
+      const renewed = new Set(r.renewed);
+      const busy = new Set(r.busy);
       for (const id of ids) {
         const run = this.#running.get(id);
-        // Still running and not renewed: another instance took it over.
-        if (run && !kept.has(id)) {
+        if (!run) continue;
+        if (renewed.has(id)) run.leaseUntil = sentAt + this.opts.leaseMs;
+        else if (!busy.has(id)) {
+          // Neither renewed nor locked: another instance has it now.
           this.opts.logger.warn({ order_id: id }, "Lease lost; stopping the saga");
+          this.opts.hooks?.onLeaseLost?.();
           run.abort.abort(new Error("lease lost"));
         }
       }
+      this.#lastHeartbeatAt = Date.now();
     } catch (err) {
+      this.opts.hooks?.onHeartbeatFailure?.();
       this.opts.logger.warn({ err: String(err) }, "Lease heartbeat failed; will retry");
+    } finally {
+      this.#beating = false;
+    }
+  }
+
+  /**
+   * Stops every saga whose lease would expire before the next beat could renew
+   * it: whatever it was doing is resumed, from its last persisted state, by
+   * whichever instance claims it once the lease has run out.
+   */
+  #stopExpiring(): void {
+    const deadline = Date.now() + this.opts.heartbeatMs;
+    for (const [id, run] of this.#running) {
+      if (run.leaseUntil > deadline || run.abort.signal.aborted) continue;
+      this.opts.logger.warn(
+        { order_id: id },
+        "Lease could not be renewed in time; stopping the saga before it expires",
+      );
+      this.opts.hooks?.onLeaseLost?.();
+      run.abort.abort(new Error("lease not renewed"));
     }
   }
 
@@ -113,8 +202,8 @@ export class SagaPool {
       for (const r of this.#running.values()) r.abort.abort(new Error("shutdown"));
       await all();
     }
-    clearInterval(this.#heartbeat);
-    this.#heartbeat = undefined;
+    clearTimeout(this.#beat);
+    this.#beat = undefined;
     await q.releaseLeases(this.opts.sql, this.opts.instanceId);
   }
 }

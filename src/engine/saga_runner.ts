@@ -1,13 +1,19 @@
 // Runs one claimed saga until it waits, parks, finishes or loses its lease.
 //
 // Each turn: pick the next event (an operator RETRY, a CANCEL, a due timer,
-// or the outcome of the pending step, calling downstream only when no
-// success is recorded), compute the next snapshot with XState's pure
+// the ATTEMPT a write-ahead step asks for before its request leaves, or the
+// outcome of the pending step, calling downstream only when no success is
+// recorded), compute the next snapshot with XState's pure
 // `transition()`, and persist snapshot + pending work + step outcome +
 // history in one fenced statement *before* acting on it (group-committed with
 // the transitions other sagas make at the same moment: transition_writer.ts).
 // A crash before that commit repeats the call with the same Idempotency-Key;
 // a crash after it never repeats the call.
+//
+// The machine decides everything about the saga: the runner only asks it
+// (`can`) whether an event applies. An event the machine does not handle
+// (a version edited in place, say) parks the saga with the reason instead of
+// writing the same pending work back forever.
 import type { Sql } from "../db/client.ts";
 import * as q from "../db/queries.ts";
 import type { Logger } from "../log.ts";
@@ -63,10 +69,11 @@ export interface RunnerDeps {
   logger: Logger;
   instanceId: string;
   execute(input: StepInput, attempt: number, signal: AbortSignal): Promise<StepOutput>;
-  /** Ask the supervisor to wake up at this time (a retry deadline). */
+  /** Ask the supervisor to wake up at this time (a retry deadline, on the database's clock). */
   wakeAt(at: number): void;
   /** True once shutdown began: finish the step in flight, start no new one. */
   stopping?(): boolean;
+  /** The database's clock (db_clock.ts): deadlines are compared with its now(). */
   now?: () => number;
   hooks?: SagaHooks;
 }
@@ -117,9 +124,12 @@ async function runTurns(
   let pending = row.pending as StoredPending | null;
   let cancel = { requested: row.cancel_requested, reason: row.cancel_reason ?? "" };
   let retryRequested = row.retry_requested;
+  const attempt = { type: "ATTEMPT" } as const;
   // Resumed inside a call whose outcome was never recorded: it may have
-  // happened, so finish it before delivering anything else.
-  let inDoubt = pending?.kind === "step";
+  // happened, so finish it before delivering anything else. Unless the
+  // machine still asks for the ATTEMPT that is persisted before such a
+  // request leaves: then it never left.
+  let inDoubt = pending?.kind === "step" && !snap.can(attempt);
   let cancelHandled = false;
 
   while (!signal.aborted) {
@@ -149,6 +159,11 @@ async function runTurns(
       if (pending.at > now()) return await release(snap, pending);
       event = pending.event;
       historyEvent = "retry";
+    } else if (pending?.kind === "step" && snap.can(attempt)) {
+      // Write-ahead: the fact that this request is about to leave is
+      // committed before it does, so no crash or operator can forget it.
+      event = attempt;
+      historyEvent = `${pending.step}:attempt`;
     } else if (pending?.kind === "step") {
       const recorded = row.done_steps[pending.step];
       const started = performance.now();
@@ -194,6 +209,14 @@ async function runTurns(
       return;
     }
 
+    if (!snap.can(event as never)) {
+      // Applying it would change nothing, and the same work would be written
+      // back and tried again forever: an operator must look at this saga.
+      const why = `machine version "${row.machine_version}" does not handle event "${event.type}"` +
+        ` in state "${statePath(snap.value)}"`;
+      await park(row, deps, log, why, stateName(snap.value));
+      return;
+    }
     const [next, actions] = pureTransition(machine!, snap as never, event);
     let nextPending = toStored(pendingFrom(actions), now());
     // A targetless transition (a cancellation noted during the capture) keeps the work it had.
@@ -215,7 +238,8 @@ async function runTurns(
       pending: nextPending,
       release: leaving,
       runAt: nextPending?.kind === "timer" ? new Date(nextPending.at) : null,
-      clearRetry: event.type === "RETRY",
+      // Set by every operator retry; spent by the first write after it.
+      clearRetry: retryRequested,
       lastError: null,
       step,
       // The applied event is kept whole, so a saga can be replayed exactly
@@ -234,7 +258,7 @@ async function runTurns(
     });
     epochRevision = { epoch: epochRevision.epoch, revision: result.revision };
     cancel = { requested: result.cancel_requested, reason: result.cancel_reason ?? "" };
-    if (event.type === "RETRY") retryRequested = false;
+    retryRequested = false;
     if (step?.outcome === "ok") {
       row.done_steps[step.name] = { status: step.httpStatus, body: step.body };
     }

@@ -42,13 +42,22 @@ export async function checkSnapshots(
         problem((err as Error).message);
         continue;
       }
-      const pending = row.pending as { kind?: string; step?: string } | null;
+      const pending = row.pending as { kind?: string; step?: string; invokeId?: string } | null;
       const node = machine.getStateNodeById(`${machine.id}.${path}`) as unknown as {
-        invoke: Array<{ src: unknown }>;
+        invoke: Array<{ src: unknown; id: string }>;
         after: unknown[];
       };
       if (pending?.kind === "step" && !node.invoke.some((i) => i.src === pending.step)) {
         problem(`pending step "${pending.step}" is not invoked by state "${path}"`);
+      } else if (
+        pending?.kind === "step" && pending.invokeId !== undefined &&
+        !node.invoke.some((i) => i.id === pending.invokeId)
+      ) {
+        // Its outcome would arrive as an event this state no longer handles.
+        problem(
+          `pending step "${pending.step}" was invoked as "${pending.invokeId}", ` +
+            `but state "${path}" now invokes it as "${node.invoke.map((i) => i.id).join(", ")}"`,
+        );
       }
       if (pending?.kind === "timer" && node.after.length === 0) {
         problem(`a retry timer is pending but state "${path}" has no delayed transition`);

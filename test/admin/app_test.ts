@@ -49,6 +49,7 @@ Deno.test("GET /readyz answers 503 when the database does not answer", async () 
     assert.deepEqual(await res.json(), {
       status: "unavailable",
       database: "unreachable",
+      reasons: ["the database does not answer"],
       listen: true,
     });
     // Liveness does not depend on the database.

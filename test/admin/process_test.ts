@@ -35,7 +35,12 @@ Deno.test("a running orchestrator serves /healthz, /readyz, /sagas and /metrics,
     assert.deepEqual(JSON.parse(health.text), { status: "ok" });
     const ready = await get("/readyz", {});
     assert.equal(ready.res.status, 200);
-    assert.deepEqual(JSON.parse(ready.text), { status: "ready", database: "ok", listen: true });
+    const readiness = JSON.parse(ready.text);
+    assert.deepEqual(
+      { ...readiness, watchdog: undefined },
+      { status: "ready", database: "ok", listen: true, watchdog: undefined },
+    );
+    assert.equal(readiness.watchdog.alive, true, "the watchdog sees both loops progressing");
 
     const denied = await get("/sagas", {});
     assert.equal(denied.res.status, 401);

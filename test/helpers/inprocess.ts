@@ -4,6 +4,7 @@ import { loadConfig } from "../../src/config.ts";
 import { createOrchestrator } from "../../src/orchestrator.ts";
 import { createLogger, type Logger } from "../../src/log.ts";
 import type { TestDatabase } from "./db.ts";
+import { createSql } from "../../src/db/client.ts";
 import type { OrchestratorDeps } from "../../src/orchestrator.ts";
 
 export function startInProcess(
@@ -27,9 +28,11 @@ export function startInProcess(
     INSTANCE_ID: `test-${crypto.randomUUID().slice(0, 6)}`,
     ...env,
   }, { hostname: "test", pid: Deno.pid });
+  // Its own pool, as main.ts makes one: sized and limited by this instance's configuration.
+  const sql = createSql(db.url, { max: config.dbPoolSize, limits: config.dbLimits });
   const orchestrator = createOrchestrator({
     config,
-    sql: db.sql,
+    sql,
     databaseUrl: db.url,
     logger,
     hooks,
@@ -41,6 +44,9 @@ export function startInProcess(
     config,
     orchestrator,
     listening: () => state().matches({ running: { connection: "listening" } }),
-    stop: () => orchestrator.stop(),
+    stop: async () => {
+      await orchestrator.stop();
+      await sql.end({ timeout: 2 });
+    },
   };
 }
