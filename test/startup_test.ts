@@ -16,7 +16,9 @@ Deno.test("start-up logs the four SPEC lines in order and SIGTERM exits 0", asyn
     assert.ok(order.every((i) => i >= 0), `all four lines logged: ${order}`);
     assert.deepEqual([...order].sort((a, b) => a - b), order, "in SPEC order");
     // Migrations were applied by start-up itself.
-    const rows = await db.sql<{ n: number }[]>`SELECT count(*)::int AS n FROM schema_migrations`;
+    const rows = await db.sql<
+      { n: number }[]
+    >`SELECT count(*)::int AS n FROM orchestrator_migrations`;
     assert.ok((rows[0]?.n ?? 0) >= 1);
     p.kill("SIGTERM");
     const status = await p.status;
