@@ -13,6 +13,8 @@ import { freshDatabase } from "./helpers/db.ts";
 import { startInProcess } from "./helpers/inprocess.ts";
 import { placeOrder, sampleOrder, waitFor, waitForStatus } from "./helpers/orders.ts";
 
+const INDEX_MIGRATION = "003_outbox_pending_index.sql";
+
 type LogLine = { level: number; msg: string; migration?: string } & Record<string, unknown>;
 
 function capturingLogger() {
@@ -106,6 +108,28 @@ function settled(p: Promise<unknown>) {
   const state = { done: false };
   p.then(() => state.done = true, () => state.done = true);
   return state;
+}
+
+/**
+ * A new installation at the moment 003 starts: 001 and 002 applied, the
+ * outbox index not built yet.
+ */
+async function installedUpToTheIndex(sql: Sql): Promise<void> {
+  await migrate(sql);
+  await sql`DROP INDEX outbox_pending_idx`;
+  await sql`DELETE FROM orchestrator_migrations WHERE name = ${INDEX_MIGRATION}`;
+}
+
+/** The backend running our concurrent index build while it waits on a lock, once it has waited `ms`. */
+function buildWaitingLongerThan(sql: Sql, ms: number) {
+  return waitFor(async () => {
+    const [row] = await sql<{ pid: number }[]>`
+      SELECT pid FROM pg_stat_activity
+      WHERE datname = current_database() AND pid <> pg_backend_pid()
+        AND query ~* '^\\s*CREATE INDEX CONCURRENTLY' AND wait_event_type = 'Lock'
+        AND now() - query_start > make_interval(secs => ${ms / 1000})`;
+    return row?.pid;
+  }, { what: "the concurrent index build to wait for the producer's transaction" });
 }
 
 /** Session limits far below what a migration needs: migrate() must lift them where it waits on purpose. */
@@ -223,14 +247,18 @@ async function migrateTheOldWay(sql: Sql): Promise<void> {
 
 Deno.test("an installation migrated by the old code is adopted: nothing re-applied", async () => {
   const db = await freshDatabase({ migrate: false });
+  const producer = postgres(db.url, { max: 1, onnotice: () => {} });
   try {
     await migrateTheOldWay(db.sql);
     const legacy = await tableState(db.sql, "schema_migrations");
     const { logger, lines } = capturingLogger();
+    // Upgraded under traffic: 003 finds the index there and waits for nobody.
+    const long = await openProducerTransaction(producer);
 
     const applied = await migrate(db.sql, { logger });
+    await long.end();
 
-    assert.deepEqual(applied, []);
+    assert.deepEqual(applied, [INDEX_MIGRATION], "only the file the old code did not have");
     // 002 dropped this index; 001 run again would have brought it back.
     assert.equal(await exists(db.sql, "order_ledger_status_idx"), false);
     assert.deepEqual(
@@ -243,8 +271,9 @@ Deno.test("an installation migrated by the old code is adopted: nothing re-appli
     assert.equal((await indexState(db.sql, "outbox_pending_idx"))?.valid, true);
 
     assert.deepEqual(await migrate(db.sql), []);
-    assert.equal((await recorded(db.sql)).length, 2);
+    assert.equal((await recorded(db.sql)).length, 3);
   } finally {
+    await producer.end({ timeout: 2 });
     await db.drop();
   }
 });
@@ -314,6 +343,85 @@ Deno.test("a table lock never granted: migrate gives up naming the migration, no
     assert.ok(!columns.includes("available_at"));
     // Once the producer's transaction is gone, the next start succeeds.
     assert.deepEqual(await migrate(db.sql), (await listMigrations()).map((m) => m.name));
+  } finally {
+    await producer.end({ timeout: 2 });
+    await db.drop();
+  }
+});
+
+Deno.test("the outbox index is built concurrently: an open producer transaction delays the build, not other inserts", async () => {
+  const db = await freshDatabase({ migrate: false });
+  const migrator = createSql(db.url, { max: 2, limits: TIGHT_LIMITS });
+  const producer = postgres(db.url, { max: 2, onnotice: () => {} });
+  try {
+    await installedUpToTheIndex(db.sql);
+    const long = await openProducerTransaction(producer);
+    const migrating = migrate(migrator);
+    const state = settled(migrating);
+    // The build waits for transactions already writing the table, well past
+    // the session's lock and statement timeouts, without failing...
+    await buildWaitingLongerThan(db.sql, 4 * TIGHT_LIMITS.statementTimeoutMs);
+    // ...and meanwhile the producer writes as usual.
+    assert.ok((await timedInsert(producer)) < 1_000, "the producer's insert was not held up");
+    assert.equal(state.done, false, "the build is still waiting");
+    await long.end();
+    assert.deepEqual(await migrating, [INDEX_MIGRATION]);
+    const index = await indexState(db.sql, "outbox_pending_idx");
+    assert.equal(index?.valid, true);
+    assert.match(index!.definition, /\(id\) WHERE \(status = 'PENDING'::text\)/);
+  } finally {
+    await producer.end({ timeout: 2 });
+    await migrator.end({ timeout: 2 });
+    await db.drop();
+  }
+});
+
+Deno.test("an instance starting during another's index build waits its turn, without deadlock", async () => {
+  const db = await freshDatabase({ migrate: false });
+  const producer = postgres(db.url, { max: 2, onnotice: () => {} });
+  const second = createSql(db.url, { max: 2 });
+  try {
+    await installedUpToTheIndex(db.sql);
+    const long = await openProducerTransaction(producer);
+    // Failures are kept as values, to be seen in the assertions below.
+    const building = migrate(db.sql).catch((e: Error) => e);
+    await buildWaitingLongerThan(db.sql, 0);
+    const { logger, lines } = capturingLogger();
+    const waiting = migrate(second, { logger }).catch((e: Error) => e);
+    await waitFor(() => lines.some((l) => /another instance/i.test(l.msg)), {
+      what: "the second instance to wait for the first",
+    });
+    // A waiter blocked inside pg_advisory_lock would hold a snapshot that the
+    // build waits for, while it waits for the build's lock.
+    await long.end();
+    assert.deepEqual(await building, [INDEX_MIGRATION]);
+    assert.deepEqual(await waiting, []);
+  } finally {
+    await second.end({ timeout: 2 });
+    await producer.end({ timeout: 2 });
+    await db.drop();
+  }
+});
+
+Deno.test("a failed concurrent build leaves an INVALID index: the next migrate drops and rebuilds it", async () => {
+  const db = await freshDatabase({ migrate: false });
+  const producer = postgres(db.url, { max: 2, onnotice: () => {} });
+  try {
+    await installedUpToTheIndex(db.sql);
+    const long = await openProducerTransaction(producer);
+    const interrupted = migrate(db.sql).then(() => undefined, (e: Error) => e);
+    const pid = await buildWaitingLongerThan(db.sql, 0);
+    await db.sql`SELECT pg_cancel_backend(${pid})`;
+    const err = await interrupted;
+    await long.end();
+    assert.equal(err?.name, "MigrationError");
+    assert.match(err!.message, new RegExp(INDEX_MIGRATION.replace(".", "\\.")));
+    assert.equal((await indexState(db.sql, "outbox_pending_idx"))?.valid, false, "left INVALID");
+
+    const { logger, lines } = capturingLogger();
+    assert.deepEqual(await migrate(db.sql, { logger }), [INDEX_MIGRATION]);
+    assert.equal((await indexState(db.sql, "outbox_pending_idx"))?.valid, true);
+    assert.ok(lines.some((l) => l.level === 40 && /invalid/i.test(l.msg)), "the repair is logged");
   } finally {
     await producer.end({ timeout: 2 });
     await db.drop();
