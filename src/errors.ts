@@ -35,3 +35,14 @@ export class LeaseLostError extends Error {
 export class SnapshotError extends Error {
   override name = "SnapshotError";
 }
+
+/**
+ * Migrations could not be applied: start-up stops. The message says which
+ * migration (also in `migration`, when one was running) and why.
+ */
+export class MigrationError extends Error {
+  override name = "MigrationError";
+  constructor(message: string, readonly migration?: string, options?: ErrorOptions) {
+    super(message, options);
+  }
+}

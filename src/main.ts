@@ -6,7 +6,7 @@
 import process from "node:process";
 import { hostname } from "node:os";
 import { loadConfig } from "./config.ts";
-import { ConfigError } from "./errors.ts";
+import { ConfigError, MigrationError } from "./errors.ts";
 import { createLogger, flushLogger, type Logger } from "./log.ts";
 import { createSql, waitForDatabase } from "./db/client.ts";
 import { guardDriverWriteRace } from "./db/driver_guard.ts";
@@ -83,8 +83,17 @@ async function main() {
   }
   logger.info("Database connection verified");
   if (config.migrate) {
-    const applied = await migrate(sql);
-    if (applied.length) logger.info({ applied }, "Migrations applied");
+    try {
+      const applied = await migrate(sql, { logger });
+      if (applied.length) logger.info({ applied }, "Migrations applied");
+    } catch (err) {
+      // migrate() fails with a MigrationError whose message names the file and the reason.
+      const migration = err instanceof MigrationError ? err.migration : undefined;
+      logger.fatal({ migration }, (err as Error).message);
+      await sql.end({ timeout: 2 }).catch(() => {});
+      await embedded?.stop();
+      return await exit(logger, 1);
+    }
   }
 
   let listening = false;

@@ -16,7 +16,10 @@ CREATE TABLE IF NOT EXISTS outbox (
 ALTER TABLE outbox ADD COLUMN IF NOT EXISTS available_at timestamptz NOT NULL DEFAULT now();
 ALTER TABLE outbox ALTER COLUMN status SET DEFAULT 'PENDING';
 ALTER TABLE outbox ALTER COLUMN attempts SET DEFAULT 0;
-CREATE INDEX IF NOT EXISTS outbox_pending_idx ON outbox (id) WHERE status = 'PENDING';
+-- outbox_pending_idx is built by 003, concurrently. As first released, this
+-- file built it here, inside its transaction, blocking a producer's inserts
+-- for the whole build: the one edit made to this file since. Installations
+-- from then have the index, and 003 is a no-op for them.
 
 CREATE OR REPLACE FUNCTION outbox_notify() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
