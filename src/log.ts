@@ -31,4 +31,5 @@ export function flushLogger(logger: Logger): Promise<void> {
 }
 
 /** A logger that drops everything: for library code used in tests without a logger. */
-export const silentLogger: Logger = pino({ level: "silent" });
+// No base fields: pino would read the host name, a permission tools and tests may lack.
+export const silentLogger: Logger = pino({ level: "silent", base: null });

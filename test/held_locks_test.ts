@@ -117,12 +117,30 @@ Deno.test("a ledger row held FOR UPDATE by another session delays only that saga
       await release();
     }
 
-    const done = await waitForStatus(h.sql, locked.order_id, ["CANCELLED", "COMPLETED"], 15_000);
-    assert.equal(done.status, "CANCELLED", "the cancellation was applied once the lock was gone");
-    assert.deepEqual(
-      effectsFor(h.sandbox, locked.order_id),
-      only({ created: 1, reserved: 1, released: 1, cancelled: 1, voided: 1 }),
+    // Once the lock is gone, the deferred cancellation and the saga's own claim
+    // race: whichever reaches the saga first decides, by the pivot rule.
+    await waitForStatus(h.sql, locked.order_id, ["CANCELLED", "COMPLETED"], 15_000);
+    await waitFor(
+      async () => (await outboxRows(h.sql, locked.order_id)).every((e) => e.status === "PROCESSED"),
+      {
+        what: "the deferred cancellation to be applied",
+      },
     );
+    const done = (await ledgerRow(h.sql, locked.order_id))!;
+    assert.equal(done.cancel_reason, "customer asked", "the cancellation was recorded, not lost");
+    if (done.status === "CANCELLED") {
+      assert.deepEqual(
+        effectsFor(h.sandbox, locked.order_id),
+        only({ created: 1, reserved: 1, released: 1, cancelled: 1, voided: 1 }),
+      );
+    } else {
+      // It reached the capture first: the cancellation is noted and ignored.
+      assert.equal(done.snapshot.context.cancelReason, "customer asked");
+      assert.deepEqual(
+        effectsFor(h.sandbox, locked.order_id),
+        only({ created: 1, reserved: 1, captured: 1, confirmed: 1 }),
+      );
+    }
   } finally {
     await h.close();
   }

@@ -37,7 +37,7 @@
 // The connection goes back to the pool with the session's own settings.
 import postgres from "postgres";
 import { MigrationError } from "../errors.ts";
-import { type Logger, silentLogger } from "../log.ts";
+import type { Logger } from "../log.ts";
 import type { Sql } from "./client.ts";
 import {
   concurrentIndexName,
@@ -66,7 +66,13 @@ export interface MigrateOptions {
 
 const DEFAULTS = { lockTimeoutMs: 500, lockAttempts: 10, lockRetryPauseMs: 1_000 };
 
-type Policy = typeof DEFAULTS & { logger: Logger };
+/** The two levels migrations log at; any pino logger fits. */
+type MigrationLog = Pick<Logger, "info" | "warn">;
+type Policy = typeof DEFAULTS & { logger: MigrationLog };
+
+// Not log.ts's silentLogger: importing pino reads the host name, a permission
+// the tools that migrate (demo, bench, chaos) do not ask for.
+const quiet: MigrationLog = { info: () => {}, warn: () => {} } as unknown as MigrationLog;
 type Connection = postgres.ReservedSql;
 
 /** Returns the names of the migrations this call applied. Fails with a MigrationError. */
@@ -75,7 +81,7 @@ export async function migrate(sql: Sql, opts: MigrateOptions = {}): Promise<stri
     lockTimeoutMs: opts.lockTimeoutMs ?? DEFAULTS.lockTimeoutMs,
     lockAttempts: opts.lockAttempts ?? DEFAULTS.lockAttempts,
     lockRetryPauseMs: opts.lockRetryPauseMs ?? DEFAULTS.lockRetryPauseMs,
-    logger: opts.logger ?? silentLogger,
+    logger: opts.logger ?? quiet,
   };
   try {
     const migrations = await listMigrations();
