@@ -13,6 +13,7 @@ import type { CycleOutput, WakeSource } from "../machines/supervisor.ts";
 import type { RunnerDeps, SagaHooks } from "./engine/saga_runner.ts";
 import { annotateCycle, traceCycle, withTransitionSpans } from "./telemetry.ts";
 import { createWatchdog, stallLimitMs } from "./engine/watchdog.ts";
+import { armWakeup, disarmWakeup } from "./db/wakeup_gate.ts";
 
 export interface OrchestratorDeps {
   config: Config;
@@ -60,6 +61,15 @@ export function createOrchestrator(deps: OrchestratorDeps) {
     hooks: withTransitionSpans(deps.hooks),
   });
 
+  /** LISTEN is up and verified: only then is it worth having producers notify us. */
+  const listening = () =>
+    supervisor.actor.getSnapshot().matches({ running: { connection: "listening" } });
+
+  // The wake-up gate (migration 004): producers notify only while some
+  // instance waits idle. A cycle disarms it in its first intake transaction
+  // (no extra round trip) and, going idle, arms it and then looks once more
+  // for events that raced the arming; the rare one that slips through both
+  // is found by the poll.
   async function runCycle(): Promise<CycleOutput> {
     let intakeFull = false;
     for (let i = 0; i < MAX_INTAKE_BATCHES; i++) {
@@ -73,6 +83,7 @@ export function createOrchestrator(deps: OrchestratorDeps) {
         leaseMs: config.leaseMs,
         budget,
         capacity: () => pool.free(),
+        alongside: i === 0 ? disarmWakeup : undefined,
       });
       if (r.started > 0) deps.hooks?.onStarted?.(r.started);
       pool.adopt(r.claimed, sentAt);
@@ -82,9 +93,13 @@ export function createOrchestrator(deps: OrchestratorDeps) {
     const free = pool.free();
     const claimed = await pool.claim();
     annotateCycle({ sagas_claimed: claimed, in_flight: pool.size });
-    const more = intakeFull || (free > 0 && claimed >= free);
-    const inMs = more ? null : await q.nextWakeInMs(sql, config.instanceId);
-    return { more, nextWakeAt: inMs === null ? null : Date.now() + inMs };
+    if (intakeFull || (free > 0 && claimed >= free)) return { more: true, nextWakeAt: null };
+    if (listening()) await armWakeup(sql);
+    const idle = await q.idleCheck(sql, config.instanceId);
+    if (idle.outboxReady) return { more: true, nextWakeAt: null };
+    // A full pool takes nothing more: the next saga to end wakes the loop (capacity).
+    const inMs = pool.free() === 0 ? null : idle.nextInMs;
+    return { more: false, nextWakeAt: inMs === null ? null : Date.now() + inMs };
   }
 
   let lastCycleAt = Date.now();
@@ -100,9 +115,16 @@ export function createOrchestrator(deps: OrchestratorDeps) {
     listen: config.listen,
     pollIntervalMs: config.pollIntervalMs,
     runCycle: async () => {
-      const out = await traceCycle(config.instanceId, runCycle);
-      lastCycleAt = Date.now();
-      return out;
+      try {
+        const out = await traceCycle(config.instanceId, runCycle);
+        lastCycleAt = Date.now();
+        return out;
+      } catch (err) {
+        // The cycle disarmed the gate and failed before arming it again: arm
+        // it now, or producers stay silent until the next poll.
+        if (listening()) await armWakeup(sql).catch(() => {});
+        throw err;
+      }
     },
     drain: async () => {
       try {

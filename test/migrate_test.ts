@@ -14,6 +14,7 @@ import { startInProcess } from "./helpers/inprocess.ts";
 import { placeOrder, sampleOrder, waitFor, waitForStatus } from "./helpers/orders.ts";
 
 const INDEX_MIGRATION = "003_outbox_pending_index.sql";
+const GATE_MIGRATION = "004_gated_wakeup.sql";
 
 type LogLine = { level: number; msg: string; migration?: string } & Record<string, unknown>;
 
@@ -258,7 +259,11 @@ Deno.test("an installation migrated by the old code is adopted: nothing re-appli
     const applied = await migrate(db.sql, { logger });
     await long.end();
 
-    assert.deepEqual(applied, [INDEX_MIGRATION], "only the file the old code did not have");
+    assert.deepEqual(
+      applied,
+      [INDEX_MIGRATION, GATE_MIGRATION],
+      "only the files the old code did not have",
+    );
     // 002 dropped this index; 001 run again would have brought it back.
     assert.equal(await exists(db.sql, "order_ledger_status_idx"), false);
     assert.deepEqual(
@@ -271,7 +276,7 @@ Deno.test("an installation migrated by the old code is adopted: nothing re-appli
     assert.equal((await indexState(db.sql, "outbox_pending_idx"))?.valid, true);
 
     assert.deepEqual(await migrate(db.sql), []);
-    assert.equal((await recorded(db.sql)).length, 3);
+    assert.equal((await recorded(db.sql)).length, 4);
   } finally {
     await producer.end({ timeout: 2 });
     await db.drop();

@@ -444,22 +444,34 @@ export function releaseLeases(sql: Db, me: string) {
     WHERE lease_owner = ${me}`;
 }
 
-/**
- * How long until something next becomes runnable without a notification (a
- * retry deadline, a lease expiry), in ms, measured on the server's clock so
- * no instance's clock skew matters; null when nothing is waiting.
- */
-export async function nextWakeInMs(sql: Db, me: string): Promise<number | null> {
+export interface IdleCheck {
+  /** An outbox event can be applied right now. */
+  outboxReady: boolean;
+  /**
+   * How long until something next becomes runnable without a notification
+   * (a retry deadline, a lease expiry, a deferred event), in ms on the
+   * server's clock so no instance's clock skew matters; null when nothing waits.
+   */
+  nextInMs: number | null;
+}
+
+/** What a claim loop about to go idle needs to know, in one statement. */
+export async function idleCheck(sql: Db, me: string): Promise<IdleCheck> {
   // greatest() skips NULLs, so "nothing waiting" must stay NULL explicitly.
-  const [row] = await sql<{ in_ms: number | null }[]>`
-    SELECT CASE WHEN at IS NULL THEN NULL
-      ELSE greatest(0, extract(epoch FROM at - now()) * 1000)::float8 END AS in_ms
+  const [row] = await sql<{ ready: boolean; in_ms: number | null }[]>`
+    SELECT
+      EXISTS (SELECT 1 FROM outbox WHERE status = 'PENDING' AND available_at <= now()) AS ready,
+      CASE WHEN at IS NULL THEN NULL
+        ELSE greatest(0, extract(epoch FROM at - now()) * 1000)::float8 END AS in_ms
     FROM (SELECT least(
       (SELECT min(run_at) FROM order_ledger
         WHERE status = 'RUNNING' AND lease_owner IS DISTINCT FROM ${me}),
       (SELECT min(available_at) FROM outbox WHERE status = 'PENDING')
     ) AS at) w`;
-  return row?.in_ms == null ? null : Number(row.in_ms);
+  return {
+    outboxReady: row?.ready ?? false,
+    nextInMs: row?.in_ms == null ? null : Number(row.in_ms),
+  };
 }
 
 // ---- Admin

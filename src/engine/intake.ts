@@ -35,6 +35,8 @@ export interface IntakeOptions {
   budget: RetryBudget;
   /** How many new sagas this instance can start right away (it leases them at insert). */
   capacity: () => number;
+  /** Runs in the batch's transaction, pipelined with the claim (the wake-up gate's disarm). */
+  alongside?: (tx: TransactionSql) => Promise<unknown>;
 }
 
 export interface IntakeResult {
@@ -212,7 +214,11 @@ export async function runIntake(opts: IntakeOptions): Promise<IntakeResult> {
   try {
     return await opts.sql.begin(async (tx) => {
       // Pipelined with the claim: no extra round trip.
-      const [, events] = await Promise.all([q.asyncCommit(tx), q.claimOutbox(tx, opts.batchSize)]);
+      const [, , events] = await Promise.all([
+        q.asyncCommit(tx),
+        opts.alongside?.(tx),
+        q.claimOutbox(tx, opts.batchSize),
+      ]);
       if (events.length > 0) crashPoint("after_claim_outbox");
       if (events.length === 0) {
         return { events: 0, started: 0, duplicates: 0, dead: 0, claimed: [] };

@@ -1,0 +1,115 @@
+// The wake-up gate (migration 004): producers notify only while an
+// orchestrator waits idle, so a busy orchestrator costs their commits
+// nothing; an idle one still hears of an insert at once. A real second
+// session listens on order_events as any other subscriber would.
+import assert from "node:assert/strict";
+import postgres from "postgres";
+import { freshDatabase, type TestDatabase } from "./helpers/db.ts";
+import { placeOrder, sampleOrder, waitFor, waitForStatus } from "./helpers/orders.ts";
+import { startInProcess } from "./helpers/inprocess.ts";
+import { startSandbox } from "../src/sandbox/mod.ts";
+
+async function armed(db: TestDatabase): Promise<boolean | undefined> {
+  const [row] = await db.sql<{ armed: boolean }[]>`SELECT armed FROM orchestrator_wakeup`;
+  return row?.armed;
+}
+
+/** Another subscriber to order_events, recording every payload it receives. */
+async function listener(db: TestDatabase) {
+  const sql = postgres(db.url, { max: 1, onnotice: () => {} });
+  const payloads: string[] = [];
+  await sql.listen("order_events", (p) => payloads.push(p));
+  return { payloads, close: () => sql.end({ timeout: 1 }) };
+}
+
+/** Inserts an event and returns its id. */
+async function insertEvent(db: TestDatabase, type = "SomethingElse"): Promise<string> {
+  const id = crypto.randomUUID();
+  const [row] = await db.sql<{ id: string }[]>`
+    INSERT INTO outbox (order_id, event_type, payload)
+    VALUES (${id}, ${type}, ${db.sql.json({ order_id: id })}) RETURNING id`;
+  return row!.id;
+}
+
+Deno.test("producers notify (event id as payload) only while the gate is armed", async () => {
+  const db = await freshDatabase();
+  const other = await listener(db);
+  try {
+    assert.equal(await armed(db), true, "armed until an orchestrator says it is busy");
+    const heard = await insertEvent(db);
+    await waitFor(() => other.payloads.includes(heard), { what: "the notification" });
+
+    await db.sql`UPDATE orchestrator_wakeup SET armed = false`;
+    const silent = await insertEvent(db);
+    // A marker NOTIFY sent after the insert: once it arrives, an earlier one would have too.
+    await db.sql`SELECT pg_notify('order_events', 'marker')`;
+    await waitFor(() => other.payloads.includes("marker"));
+    assert.ok(!other.payloads.includes(silent), "no notification while disarmed");
+
+    // A crash empties the unlogged flag table: the trigger then errs on the side of notifying.
+    await db.sql`TRUNCATE orchestrator_wakeup`;
+    const after = await insertEvent(db);
+    await waitFor(() => other.payloads.includes(after), { what: "notify with no flag row" });
+  } finally {
+    await other.close();
+    await db.drop();
+  }
+});
+
+Deno.test("an orchestrator disarms the gate while a cycle runs and arms it when it goes idle", async () => {
+  const db = await freshDatabase();
+  const sandbox = await startSandbox();
+  const o = startInProcess(db, sandbox.urls, {
+    POLL_INTERVAL_MS: "60000",
+    DB_LOCK_TIMEOUT_MS: "3000",
+  });
+  const other = await listener(db);
+  try {
+    await waitFor(() =>
+      o.listening() &&
+      o.orchestrator.supervisor.actor.getSnapshot().matches({ running: { work: "idle" } }), {
+      what: "LISTEN up and the supervisor idle",
+    });
+    await waitFor(async () => await armed(db) === true, { what: "armed once idle" });
+
+    // Make the next cycle slow after its intake commits: the saga claim waits on a table lock.
+    const session = await db.sql.reserve();
+    await session`BEGIN`;
+    await session`LOCK TABLE order_ledger IN ACCESS EXCLUSIVE MODE`;
+    try {
+      // Dead-lettered by intake without touching the ledger: intake commits, the claim waits.
+      const first = await insertEvent(db, "UnknownEvent");
+      await waitFor(async () => {
+        const [r] = await db.sql<
+          { status: string }[]
+        >`SELECT status FROM outbox WHERE id = ${first}`;
+        return r?.status === "DEAD";
+      }, { what: "the cycle's intake to commit" });
+      assert.equal(await armed(db), false, "disarmed while the cycle is busy");
+      const during = await insertEvent(db, "UnknownEvent");
+      await db.sql`SELECT pg_notify('order_events', 'marker')`;
+      await waitFor(() => other.payloads.includes("marker"));
+      assert.ok(!other.payloads.includes(during), "a busy orchestrator costs producers no NOTIFY");
+    } finally {
+      await session`COMMIT`;
+      session.release();
+    }
+    // The event inserted while busy is found without a notification, then the gate re-arms.
+    await waitFor(async () => {
+      const [r] = await db.sql<{ n: number }[]>`
+        SELECT count(*)::int AS n FROM outbox WHERE status = 'PENDING'`;
+      return r?.n === 0;
+    }, { what: "the silent event to be applied", timeoutMs: 10_000 });
+    await waitFor(async () => await armed(db) === true, { what: "armed again once idle" });
+
+    // And an idle orchestrator still wakes at once.
+    const order = sampleOrder();
+    await placeOrder(db.sql, order);
+    await waitForStatus(db.sql, order.order_id, ["COMPLETED"], 5_000);
+  } finally {
+    await other.close();
+    await o.stop();
+    await sandbox.close();
+    await db.drop();
+  }
+});
