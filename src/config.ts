@@ -20,6 +20,8 @@ export interface Config {
   services: { orders: string; inventory: string; payments: string };
   /** Undefined means: start an embedded PostgreSQL. */
   database: { url: string } | undefined;
+  /** Named prepared statements; off for a transaction-pooling PgBouncer. */
+  dbPreparedStatements: boolean;
   dataDir: string;
   embeddedPort: number;
   migrate: boolean;
@@ -139,6 +141,7 @@ export function loadConfig(env: Env, defaults: { hostname: string; pid: number }
       payments: url(env, "PAYMENTS_SERVICE_URL", "http://localhost:3002", ["http:", "https:"]),
     },
     database: database(env),
+    dbPreparedStatements: bool(env, "DATABASE_PREPARED_STATEMENTS", true),
     dataDir: str(env, "DATA_DIR", ".data"),
     embeddedPort: int(env, "EMBEDDED_PG_PORT", 54329, 1, 65535),
     migrate: bool(env, "MIGRATE", true),

@@ -8,7 +8,7 @@ import { hostname } from "node:os";
 import { loadConfig } from "./config.ts";
 import { ConfigError } from "./errors.ts";
 import { createLogger, flushLogger, type Logger } from "./log.ts";
-import { createSql, waitForDatabase } from "./db/client.ts";
+import { connectDatabase, type Sql } from "./db/client.ts";
 import { guardDriverWriteRace } from "./db/driver_guard.ts";
 import { type EmbeddedServer, startEmbedded } from "./db/embedded.ts";
 import { migrate } from "./db/migrate.ts";
@@ -66,9 +66,14 @@ async function main() {
     url = embedded.url;
   }
 
-  const sql = createSql(url, { max: config.dbPoolSize, logger, limits: config.dbLimits });
+  let sql: Sql;
   try {
-    await waitForDatabase(sql, { logger });
+    sql = await connectDatabase(url, {
+      max: config.dbPoolSize,
+      logger,
+      limits: config.dbLimits,
+      prepare: config.dbPreparedStatements,
+    });
   } catch (err) {
     logger.fatal({ err: String(err) }, "Database unreachable");
     await embedded?.stop();

@@ -1,0 +1,24 @@
+// loadConfig for the database connection variables: defaults, accepted
+// values, and a ConfigError naming the variable for anything else.
+import assert from "node:assert/strict";
+import { loadConfig } from "../src/config.ts";
+import { ConfigError } from "../src/errors.ts";
+
+const load = (env: Record<string, string>) => loadConfig(env, { hostname: "h", pid: 1 });
+
+function refused(env: Record<string, string>, variable: string) {
+  assert.throws(() => load(env), (err: unknown) => {
+    assert.ok(err instanceof ConfigError, `a ConfigError: ${err}`);
+    assert.equal(err.variable, variable);
+    assert.match(err.message, new RegExp(variable));
+    return true;
+  });
+}
+
+Deno.test("DATABASE_PREPARED_STATEMENTS: true by default, false turns them off, anything else is refused", () => {
+  assert.equal(load({}).dbPreparedStatements, true);
+  assert.equal(load({ DATABASE_PREPARED_STATEMENTS: "false" }).dbPreparedStatements, false);
+  assert.equal(load({ DATABASE_PREPARED_STATEMENTS: "off" }).dbPreparedStatements, false);
+  assert.equal(load({ DATABASE_PREPARED_STATEMENTS: "true" }).dbPreparedStatements, true);
+  refused({ DATABASE_PREPARED_STATEMENTS: "sometimes" }, "DATABASE_PREPARED_STATEMENTS");
+});
