@@ -115,6 +115,7 @@ async function main() {
     const app = createAdminApp({
       sql,
       listening: () => listening,
+      listenReason: () => orchestrator.supervisor.listenStatus().reason,
       metrics,
       logger,
       token: config.admin.token,

@@ -89,7 +89,8 @@ export function createOrchestrator(deps: OrchestratorDeps) {
 
   const supervisor = createSupervisor({
     logger,
-    databaseUrl: deps.databaseUrl,
+    listenUrl: deps.databaseUrl,
+    sql,
     listen: config.listen,
     pollIntervalMs: config.pollIntervalMs,
     runCycle: () => traceCycle(config.instanceId, runCycle),

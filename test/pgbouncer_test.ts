@@ -1,13 +1,16 @@
 // Through a real transaction-pooling PgBouncer (Debian's 1.18): orders
-// complete with DATABASE_PREPARED_STATEMENTS=false; session limits hold when
-// the server sets them and are reported when it does not.
+// complete with DATABASE_PREPARED_STATEMENTS=false; LISTEN through it is
+// caught by its probe (logged, in /readyz, polling carries on); session
+// limits hold when the server sets them and are reported when they do not.
 import assert from "node:assert/strict";
 import pino from "pino";
 import { freshDatabase, type TestDatabase } from "./helpers/db.ts";
-import { placeOrder, sampleOrder, waitFor } from "./helpers/orders.ts";
+import { placeOrder, sampleOrder, waitFor, waitForStatus } from "./helpers/orders.ts";
 import { startInProcess } from "./helpers/inprocess.ts";
+import { type OrchestratorProcess, startOrchestratorProcess } from "./helpers/process.ts";
 import { type PgBouncer, startPgBouncer } from "./helpers/pgbouncer.ts";
-import { connectDatabase } from "../src/db/client.ts";
+import { connectDatabase, type Sql } from "../src/db/client.ts";
+import { startListener } from "../src/db/listener.ts";
 import { startSandbox } from "../src/sandbox/mod.ts";
 
 const SERVER_URL = Deno.env.get("DATABASE_URL")!;
@@ -22,6 +25,29 @@ async function throughBouncer(
   const logger = pino({ level: "info" }, { write: (line: string) => logs.push(JSON.parse(line)) });
   const sql = await connectDatabase(url, { max: 5, prepare: false, logger, attempts: 1 });
   return { url, sql, drop: () => sql.end({ timeout: 2 }) };
+}
+
+function adminUrl(p: OrchestratorProcess): Promise<string> {
+  return p.waitForLog((l) => l.msg === "Admin API listening").then((l) => String(l.url));
+}
+
+async function readyz(p: OrchestratorProcess) {
+  const res = await fetch(`${await adminUrl(p)}/readyz`);
+  return { status: res.status, body: await res.json() };
+}
+
+/** Outbox insert committed → the saga's ledger row exists (claimed), in ms. */
+async function pickUpMs(db: TestDatabase): Promise<number> {
+  const order = sampleOrder();
+  await placeOrder(db.sql, order);
+  const committed = performance.now();
+  await waitFor(async () => {
+    const [r] = await db.sql`SELECT 1 FROM order_ledger WHERE order_id = ${order.order_id}`;
+    return r;
+  }, { intervalMs: 2, timeoutMs: 30_000, what: "the saga claimed" });
+  const ms = performance.now() - committed;
+  await waitForStatus(db.sql, order.order_id, ["COMPLETED"]);
+  return ms;
 }
 
 /** A role default for this test database only (ALTER ROLE … IN DATABASE), as an operator sets it. */
@@ -62,6 +88,58 @@ Deno.test("through a transaction-pooling PgBouncer with DATABASE_PREPARED_STATEM
   } finally {
     await o.stop();
     await pooled.drop();
+    await sandbox.close();
+    await bouncer.stop();
+    await db.drop();
+  }
+});
+
+Deno.test("LISTEN through PgBouncer: the probe catches it, the log and /readyz say why, and polling completes orders", async () => {
+  const db = await freshDatabase();
+  const bouncer = await startPgBouncer({ serverUrl: SERVER_URL });
+  const sandbox = await startSandbox();
+  const p = startOrchestratorProcess({
+    DATABASE_URL: bouncer.through(db.url),
+    DATABASE_PREPARED_STATEMENTS: "false",
+    POLL_INTERVAL_MS: "500",
+    INSTANCE_ID: "pgbouncer-listen",
+    ...sandbox.env,
+  });
+  try {
+    await p.waitForLog((l) => l.msg === "Starting polling loop");
+    const warning = p.logs.find((l) => l.level === 40 && /^LISTEN unavailable/.test(l.msg));
+    assert.ok(warning, `a LISTEN warning:\n${p.logs.map((l) => l.msg).join("\n")}`);
+    assert.match(warning.msg, /probe notification did not arrive within 2000 ms/);
+    assert.match(warning.msg, /LISTEN_DATABASE_URL/);
+    assert.match(warning.msg, /polling every 500 ms/);
+    // SPEC start-up order, with the warning in place of "Subscribed…".
+    const order = [
+      "Orchestrator starting...",
+      "Database connection verified",
+      warning.msg,
+      "Starting polling loop",
+    ].map((m) => p.logs.findIndex((l) => l.msg === m));
+    assert.ok(order.every((i) => i >= 0), `all logged: ${order}`);
+    assert.deepEqual([...order].sort((a, b) => a - b), order, "in order");
+    assert.ok(!p.logs.some((l) => l.msg === "Subscribed to order_events channel"));
+
+    const ready = await readyz(p);
+    assert.equal(ready.status, 200, "polling only is still ready");
+    assert.equal(ready.body.listen, false);
+    assert.match(ready.body.listen_reason, /probe notification did not arrive/);
+
+    const latencies = [];
+    for (let i = 0; i < 3; i++) latencies.push(await pickUpMs(db));
+    console.log(
+      `pick-up with LISTEN through PgBouncer (polling every 500 ms), ms: ${
+        latencies.map((l) => l.toFixed(0)).join(", ")
+      }`,
+    );
+    p.kill("SIGTERM");
+    assert.equal((await p.status).code, 0);
+  } finally {
+    p.kill("SIGKILL");
+    await p.status;
     await sandbox.close();
     await bouncer.stop();
     await db.drop();
@@ -141,6 +219,34 @@ Deno.test("when nothing bounds the waits behind PgBouncer, start-up says so and 
     await dropped.drop();
     await bouncer.stop();
     await dropping.stop();
+    await db.drop();
+  }
+});
+
+Deno.test("a LISTEN that failed its probe is probed again, and is up once the path is fixed", async () => {
+  const db = await freshDatabase({ migrate: false });
+  const bouncer = await startPgBouncer({ serverUrl: SERVER_URL });
+  const events: string[] = [];
+  const listener = startListener(bouncer.through(db.url), {
+    onNotify: (payload) => events.push(`notify ${payload}`),
+    onUp: () => events.push("up"),
+    onDown: (reason) => events.push(`down ${reason}`),
+  }, { probeSql: db.sql as Sql, probeTimeoutMs: 300, reprobeIntervalMs: 200 });
+  try {
+    await waitFor(() => events.length > 0, { what: "the first probe's verdict" });
+    assert.match(events[0]!, /^down LISTEN connected but a probe notification did not arrive/);
+    // The operator switches the pool to session mode: LISTEN keeps its server connection.
+    await bouncer.reconfigure({ pool_mode: "session" });
+    await waitFor(() => events.includes("up"), {
+      what: "LISTEN up after the fix",
+      timeoutMs: 10_000,
+    });
+    assert.ok(!events.some((e) => e.startsWith("notify")), `probes are never work: ${events}`);
+    await db.sql`SELECT pg_notify('order_events', '42')`;
+    await waitFor(() => events.includes("notify 42"), { what: "a real notification" });
+  } finally {
+    await listener.stop();
+    await bouncer.stop();
     await db.drop();
   }
 });

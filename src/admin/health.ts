@@ -8,15 +8,23 @@ export const HEALTH_PATHS = ["/healthz", "/readyz"] as const;
 
 const READY_TIMEOUT_MS = 2000;
 
-export function healthRoutes(deps: { sql: Sql; listening: () => boolean }): Hono {
+export function healthRoutes(deps: {
+  sql: Sql;
+  listening: () => boolean;
+  /** Why LISTEN is not working (e.g. its probe notification never arrived). */
+  listenReason?: () => string | null;
+}): Hono {
   const app = new Hono();
   app.get("/healthz", (c) => c.json({ status: "ok" }));
   app.get("/readyz", async (c) => {
     const listen = deps.listening();
+    // Polling-only is still ready (polling is the guarantee), but say why.
+    const reason = listen ? null : deps.listenReason?.() ?? null;
+    const listenPart = reason ? { listen, listen_reason: reason } : { listen };
     if (await databaseAnswers(deps.sql)) {
-      return c.json({ status: "ready", database: "ok", listen }, 200);
+      return c.json({ status: "ready", database: "ok", ...listenPart }, 200);
     }
-    return c.json({ status: "unavailable", database: "unreachable", listen }, 503);
+    return c.json({ status: "unavailable", database: "unreachable", ...listenPart }, 503);
   });
   return app;
 }
