@@ -20,6 +20,8 @@ export interface Config {
   services: { orders: string; inventory: string; payments: string };
   /** Undefined means: start an embedded PostgreSQL. */
   database: { url: string } | undefined;
+  /** A direct (session) connection for LISTEN when `database.url` goes through a pooler. */
+  listenDatabaseUrl: string | undefined;
   /** Named prepared statements; off for a transaction-pooling PgBouncer. */
   dbPreparedStatements: boolean;
   dataDir: string;
@@ -141,6 +143,9 @@ export function loadConfig(env: Env, defaults: { hostname: string; pid: number }
       payments: url(env, "PAYMENTS_SERVICE_URL", "http://localhost:3002", ["http:", "https:"]),
     },
     database: database(env),
+    listenDatabaseUrl: env.LISTEN_DATABASE_URL
+      ? url(env, "LISTEN_DATABASE_URL", "", ["postgres:", "postgresql:"])
+      : undefined,
     dbPreparedStatements: bool(env, "DATABASE_PREPARED_STATEMENTS", true),
     dataDir: str(env, "DATA_DIR", ".data"),
     embeddedPort: int(env, "EMBEDDED_PG_PORT", 54329, 1, 65535),

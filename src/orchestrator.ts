@@ -89,7 +89,7 @@ export function createOrchestrator(deps: OrchestratorDeps) {
 
   const supervisor = createSupervisor({
     logger,
-    listenUrl: deps.databaseUrl,
+    listenUrl: config.listenDatabaseUrl ?? deps.databaseUrl,
     sql,
     listen: config.listen,
     pollIntervalMs: config.pollIntervalMs,

@@ -22,3 +22,16 @@ Deno.test("DATABASE_PREPARED_STATEMENTS: true by default, false turns them off, 
   assert.equal(load({ DATABASE_PREPARED_STATEMENTS: "true" }).dbPreparedStatements, true);
   refused({ DATABASE_PREPARED_STATEMENTS: "sometimes" }, "DATABASE_PREPARED_STATEMENTS");
 });
+
+Deno.test("LISTEN_DATABASE_URL: unset by default, a postgres URL when set, never echoed with its password", () => {
+  assert.equal(load({}).listenDatabaseUrl, undefined);
+  const direct = "postgres://app:secret@db.internal:5432/shop";
+  assert.equal(load({ LISTEN_DATABASE_URL: direct }).listenDatabaseUrl, direct);
+  refused({ LISTEN_DATABASE_URL: "http://db.internal/shop" }, "LISTEN_DATABASE_URL");
+  try {
+    load({ LISTEN_DATABASE_URL: "mysql://app:secret@db/shop" });
+    assert.fail("refused");
+  } catch (err) {
+    assert.ok(!String(err).includes("secret"), `no password in: ${err}`);
+  }
+});

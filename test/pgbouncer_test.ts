@@ -1,7 +1,8 @@
 // Through a real transaction-pooling PgBouncer (Debian's 1.18): orders
 // complete with DATABASE_PREPARED_STATEMENTS=false; LISTEN through it is
-// caught by its probe (logged, in /readyz, polling carries on); session
-// limits hold when the server sets them and are reported when they do not.
+// caught by its probe (logged, in /readyz, polling carries on);
+// LISTEN_DATABASE_URL brings NOTIFY pick-up back; session limits hold when
+// the server sets them and are reported when it does not.
 import assert from "node:assert/strict";
 import pino from "pino";
 import { freshDatabase, type TestDatabase } from "./helpers/db.ts";
@@ -72,6 +73,7 @@ Deno.test("through a transaction-pooling PgBouncer with DATABASE_PREPARED_STATEM
   const pooled = await throughBouncer(db, bouncer);
   const o = startInProcess(pooled, sandbox.urls, {
     DATABASE_PREPARED_STATEMENTS: "false",
+    LISTEN_DATABASE_URL: db.url,
     POLL_INTERVAL_MS: "500",
   });
   try {
@@ -135,6 +137,54 @@ Deno.test("LISTEN through PgBouncer: the probe catches it, the log and /readyz s
         latencies.map((l) => l.toFixed(0)).join(", ")
       }`,
     );
+    p.kill("SIGTERM");
+    assert.equal((await p.status).code, 0);
+  } finally {
+    p.kill("SIGKILL");
+    await p.status;
+    await sandbox.close();
+    await bouncer.stop();
+    await db.drop();
+  }
+});
+
+Deno.test("LISTEN_DATABASE_URL direct, DATABASE_URL through PgBouncer: LISTEN is verified and NOTIFY pick-up is back to milliseconds", async () => {
+  const db = await freshDatabase();
+  const bouncer = await startPgBouncer({ serverUrl: SERVER_URL });
+  const sandbox = await startSandbox();
+  const p = startOrchestratorProcess({
+    DATABASE_URL: bouncer.through(db.url),
+    DATABASE_PREPARED_STATEMENTS: "false",
+    LISTEN_DATABASE_URL: db.url,
+    // Only NOTIFY can explain a pick-up well under this.
+    POLL_INTERVAL_MS: "10000",
+    INSTANCE_ID: "pgbouncer-direct-listen",
+    ...sandbox.env,
+  });
+  try {
+    await p.waitForLog((l) => l.msg === "Starting polling loop");
+    const order = [
+      "Orchestrator starting...",
+      "Database connection verified",
+      "Subscribed to order_events channel",
+      "Starting polling loop",
+    ].map((m) => p.logs.findIndex((l) => l.msg === m));
+    assert.ok(order.every((i) => i >= 0), `all four lines logged: ${order}`);
+    assert.deepEqual([...order].sort((a, b) => a - b), order, "in SPEC order");
+    const subscribed = p.logs[order[2]!]!;
+    const ready = await readyz(p);
+    assert.equal(ready.body.listen, true);
+    assert.equal(ready.body.listen_reason, undefined);
+
+    const latencies = [];
+    for (let i = 0; i < 5; i++) latencies.push(await pickUpMs(db));
+    console.log(
+      `LISTEN probe round trip ${subscribed.probe_ms} ms; NOTIFY pick-up through PgBouncer ` +
+        `with LISTEN_DATABASE_URL (poll 10 s), ms: ${
+          latencies.map((l) => l.toFixed(1)).join(", ")
+        }`,
+    );
+    assert.ok(Math.max(...latencies) < 1000, `all under 1 s: ${latencies}`);
     p.kill("SIGTERM");
     assert.equal((await p.status).code, 0);
   } finally {

@@ -36,6 +36,7 @@ for (
     ["ORDERS_SERVICE_URL", "not a url"],
     ["LEASE_MS", "-5"],
     ["DATABASE_PREPARED_STATEMENTS", "sometimes"],
+    ["LISTEN_DATABASE_URL", "http://db.internal/shop"],
   ] as const
 ) {
   Deno.test(`a bad ${variable} stops start-up with exit code 2 naming the variable`, async () => {
