@@ -95,7 +95,32 @@ export function isLoopback(host: string): boolean {
   return host === "localhost" || host === "::1" || host === "[::1]" || /^127\./.test(host);
 }
 
+/**
+ * libpq's names, as postgres.js reads them from a URL's `sslmode`. `prefer`
+ * is libpq's default: TLS when the server offers it, plain otherwise, and
+ * (like libpq) no certificate check; `verify-full` checks the certificate
+ * chain and the host name. libpq's `allow` and `verify-ca` are left out:
+ * postgres.js treats them as `require` and `verify-full`, not as libpq does.
+ */
+export const SSL_MODES = ["disable", "prefer", "require", "verify-full"] as const;
+export const DEFAULT_SSL_MODE = "prefer";
+
+function sslMode(env: Env): string {
+  const raw = str(env, "DATABASE_SSLMODE", DEFAULT_SSL_MODE).trim().toLowerCase();
+  if (!(SSL_MODES as readonly string[]).includes(raw)) {
+    throw new ConfigError(
+      "DATABASE_SSLMODE",
+      `one of ${SSL_MODES.join(", ")}`,
+      env.DATABASE_SSLMODE,
+    );
+  }
+  return raw;
+}
+
 function database(env: Env): Config["database"] {
+  // Checked even when DATABASE_URL wins (the URL's own sslmode applies then),
+  // so a typo never goes unnoticed.
+  const ssl = sslMode(env);
   if (env.DATABASE_URL) {
     return { url: url(env, "DATABASE_URL", "", ["postgres:", "postgresql:"]) };
   }
@@ -106,7 +131,7 @@ function database(env: Env): Config["database"] {
   return {
     url: `postgres://${part("DATABASE_USER")}:${part("DATABASE_PASSWORD")}@${host}:${port}/${
       part("DATABASE_NAME")
-    }`,
+    }?sslmode=${ssl}`,
   };
 }
 

@@ -35,3 +35,32 @@ Deno.test("LISTEN_DATABASE_URL: unset by default, a postgres URL when set, never
     assert.ok(!String(err).includes("secret"), `no password in: ${err}`);
   }
 });
+
+Deno.test("DATABASE_SSLMODE: the DATABASE_HOST parts get sslmode=prefer by default, or the mode asked for", () => {
+  const parts = { DATABASE_HOST: "db.internal", DATABASE_NAME: "shop" };
+  const url = (env: Record<string, string>) => new URL(load(env).database!.url);
+  assert.equal(url(parts).searchParams.get("sslmode"), "prefer");
+  for (const mode of ["disable", "prefer", "require", "verify-full"]) {
+    assert.equal(url({ ...parts, DATABASE_SSLMODE: mode }).searchParams.get("sslmode"), mode);
+  }
+  assert.equal(
+    url({ ...parts, DATABASE_SSLMODE: "REQUIRE" }).searchParams.get("sslmode"),
+    "require",
+  );
+  assert.equal(url(parts).pathname, "/shop");
+});
+
+Deno.test("DATABASE_SSLMODE: a bad value is refused, even when DATABASE_URL wins", () => {
+  refused({ DATABASE_HOST: "db", DATABASE_SSLMODE: "maybe" }, "DATABASE_SSLMODE");
+  // libpq's verify-ca and allow mean something else in postgres.js: refused, not silently changed.
+  refused({ DATABASE_HOST: "db", DATABASE_SSLMODE: "verify-ca" }, "DATABASE_SSLMODE");
+  refused({ DATABASE_HOST: "db", DATABASE_SSLMODE: "allow" }, "DATABASE_SSLMODE");
+  refused({ DATABASE_URL: "postgres://a@b/c", DATABASE_SSLMODE: "maybe" }, "DATABASE_SSLMODE");
+});
+
+Deno.test("DATABASE_URL keeps its own sslmode and gets none added", () => {
+  const withMode = "postgres://app@db.internal:5432/shop?sslmode=require";
+  assert.equal(load({ DATABASE_URL: withMode }).database!.url, withMode);
+  const without = "postgres://app@db.internal:5432/shop";
+  assert.equal(load({ DATABASE_URL: without, DATABASE_SSLMODE: "require" }).database!.url, without);
+});
