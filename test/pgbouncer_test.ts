@@ -51,6 +51,24 @@ async function pickUpMs(db: TestDatabase): Promise<number> {
   return ms;
 }
 
+/**
+ * Runs `body`; what it registered with `defer` is undone afterwards, newest
+ * first, also when it fails half-way (no PgBouncer left running).
+ */
+async function withCleanup(
+  body: (defer: (undo: () => Promise<unknown>) => void) => Promise<void>,
+): Promise<void> {
+  const undo: Array<() => Promise<unknown>> = [];
+  const errors: unknown[] = [];
+  try {
+    await body((f) => undo.unshift(f));
+  } catch (err) {
+    errors.push(err);
+  }
+  for (const f of undo) await f().catch((err) => errors.push(err));
+  if (errors.length > 0) throw errors[0];
+}
+
 /** A role default for this test database only (ALTER ROLE … IN DATABASE), as an operator sets it. */
 async function setRoleDefaults(db: TestDatabase, settings: Record<string, string>) {
   const [who] = await db.sql<{ role: string; database: string }[]>`
@@ -62,21 +80,26 @@ async function setRoleDefaults(db: TestDatabase, settings: Record<string, string
 }
 
 Deno.test("through a transaction-pooling PgBouncer with DATABASE_PREPARED_STATEMENTS=false, 100 orders complete, each effect once", async () => {
-  const db = await freshDatabase();
-  // Fewer server connections than the pool has clients: statements of one
-  // client connection land on different server connections, as under load.
-  const bouncer = await startPgBouncer({
-    serverUrl: SERVER_URL,
-    settings: { default_pool_size: "2" },
-  });
-  const sandbox = await startSandbox();
-  const pooled = await throughBouncer(db, bouncer);
-  const o = startInProcess(pooled, sandbox.urls, {
-    DATABASE_PREPARED_STATEMENTS: "false",
-    LISTEN_DATABASE_URL: db.url,
-    POLL_INTERVAL_MS: "500",
-  });
-  try {
+  await withCleanup(async (defer) => {
+    const db = await freshDatabase();
+    defer(() => db.drop());
+    // Fewer server connections than the pool has clients: statements of one
+    // client connection land on different server connections, as under load.
+    const bouncer = await startPgBouncer({
+      serverUrl: SERVER_URL,
+      settings: { default_pool_size: "2" },
+    });
+    defer(() => bouncer.stop());
+    const sandbox = await startSandbox();
+    defer(() => sandbox.close());
+    const pooled = await throughBouncer(db, bouncer);
+    defer(() => pooled.drop());
+    const o = startInProcess(pooled, sandbox.urls, {
+      DATABASE_PREPARED_STATEMENTS: "false",
+      LISTEN_DATABASE_URL: db.url,
+      POLL_INTERVAL_MS: "500",
+    });
+    defer(() => o.stop());
     const orders = Array.from({ length: 100 }, () => sampleOrder());
     await Promise.all(orders.map((order) => placeOrder(db.sql, order)));
     await waitFor(async () => {
@@ -87,13 +110,7 @@ Deno.test("through a transaction-pooling PgBouncer with DATABASE_PREPARED_STATEM
     assert.equal(sandbox.orders.stats({ log: false }).totals.created, 100);
     assert.equal(sandbox.payments.stats({ log: false }).totals.captured, 100);
     assert.equal(sandbox.orders.stats({ log: false }).totals.confirmed, 100);
-  } finally {
-    await o.stop();
-    await pooled.drop();
-    await sandbox.close();
-    await bouncer.stop();
-    await db.drop();
-  }
+  });
 });
 
 Deno.test("LISTEN through PgBouncer: the probe catches it, the log and /readyz say why, and polling completes orders", async () => {
@@ -197,17 +214,24 @@ Deno.test("LISTEN_DATABASE_URL direct, DATABASE_URL through PgBouncer: LISTEN is
 });
 
 Deno.test("session limits set on the role hold through PgBouncer: a locked row fails our statement after lock_timeout", async () => {
-  const db = await freshDatabase();
-  await setRoleDefaults(db, {
-    lock_timeout: "300ms",
-    statement_timeout: "5s",
-    idle_in_transaction_session_timeout: "10s",
-  });
-  const bouncer = await startPgBouncer({ serverUrl: SERVER_URL });
-  const logs: Array<{ level: number; msg: string }> = [];
-  const pooled = await throughBouncer(db, bouncer, logs);
-  const holder = await db.sql.reserve();
-  try {
+  await withCleanup(async (defer) => {
+    const db = await freshDatabase();
+    defer(() => db.drop());
+    await setRoleDefaults(db, {
+      lock_timeout: "300ms",
+      statement_timeout: "5s",
+      idle_in_transaction_session_timeout: "10s",
+    });
+    const bouncer = await startPgBouncer({ serverUrl: SERVER_URL });
+    defer(() => bouncer.stop());
+    const logs: Array<{ level: number; msg: string }> = [];
+    const pooled = await throughBouncer(db, bouncer, logs);
+    defer(() => pooled.drop());
+    const holder = await db.sql.reserve();
+    defer(async () => {
+      await holder`ROLLBACK`.catch(() => {});
+      holder.release();
+    });
     assert.ok(!logs.some((l) => l.level >= 40), `no warning: ${JSON.stringify(logs)}`);
     assert.ok(logs.some((l) => /Session limits come from the server/.test(l.msg)));
     const order = sampleOrder();
@@ -222,31 +246,30 @@ Deno.test("session limits set on the role hold through PgBouncer: a locked row f
     console.log(`blocked statement through PgBouncer failed after ${ms.toFixed(0)} ms: ${err}`);
     assert.equal(err?.code, "55P03", `lock_not_available: ${err}`);
     assert.ok(ms >= 250 && ms < 2000, `bounded by lock_timeout (300 ms): ${ms}`);
-  } finally {
-    await holder`ROLLBACK`.catch(() => {});
-    holder.release();
-    await pooled.drop();
-    await bouncer.stop();
-    await db.drop();
-  }
+  });
 });
 
 Deno.test("when nothing bounds the waits behind PgBouncer, start-up says so and gives the statements that fix it", async () => {
-  const db = await freshDatabase();
-  const bouncer = await startPgBouncer({ serverUrl: SERVER_URL });
-  // A pooler that lets our start-up parameters through but drops them.
-  const dropping = await startPgBouncer({
-    serverUrl: SERVER_URL,
-    settings: {
-      ignore_startup_parameters:
-        "lock_timeout,statement_timeout,idle_in_transaction_session_timeout",
-    },
-  });
-  const refusedLogs: Array<{ level: number; msg: string }> = [];
-  const droppedLogs: Array<{ level: number; msg: string }> = [];
-  const refused = await throughBouncer(db, bouncer, refusedLogs);
-  const dropped = await throughBouncer(db, dropping, droppedLogs);
-  try {
+  await withCleanup(async (defer) => {
+    const db = await freshDatabase();
+    defer(() => db.drop());
+    const bouncer = await startPgBouncer({ serverUrl: SERVER_URL });
+    defer(() => bouncer.stop());
+    // A pooler that lets our start-up parameters through but drops them.
+    const dropping = await startPgBouncer({
+      serverUrl: SERVER_URL,
+      settings: {
+        ignore_startup_parameters:
+          "lock_timeout,statement_timeout,idle_in_transaction_session_timeout",
+      },
+    });
+    defer(() => dropping.stop());
+    const refusedLogs: Array<{ level: number; msg: string }> = [];
+    const droppedLogs: Array<{ level: number; msg: string }> = [];
+    const refused = await throughBouncer(db, bouncer, refusedLogs);
+    defer(() => refused.drop());
+    const dropped = await throughBouncer(db, dropping, droppedLogs);
+    defer(() => dropped.drop());
     for (
       const [logs, cause] of [[refusedLogs, /refused them/], [droppedLogs, /dropped/]] as const
     ) {
@@ -264,13 +287,7 @@ Deno.test("when nothing bounds the waits behind PgBouncer, start-up says so and 
     }
     // The pool works all the same.
     assert.deepEqual([...await refused.sql`SELECT 1 AS one`], [{ one: 1 }]);
-  } finally {
-    await refused.drop();
-    await dropped.drop();
-    await bouncer.stop();
-    await dropping.stop();
-    await db.drop();
-  }
+  });
 });
 
 Deno.test("a LISTEN that failed its probe is probed again, and is up once the path is fixed", async () => {
