@@ -1,6 +1,6 @@
 // The supervisor: turns wake-ups into claim cycles, one at a time.
 //
-//   starting     waiting for the first LISTEN answer (up or down)
+//   starting     waiting for the first LISTEN answer (up = a probe came back; or down)
 //   running      two regions, plus the poll ticker:
 //     connection   listening ⇄ pollingOnly (LISTEN down; the listener keeps retrying)
 //     work         claiming ⇄ idle. A WAKE while claiming only sets `again`, so a
@@ -39,7 +39,13 @@ const placeholder = <T>() =>
 
 export const supervisorMachine = setup({
   types: {
-    context: {} as { again: boolean; cycles: number; listening: boolean },
+    context: {} as {
+      again: boolean;
+      cycles: number;
+      listening: boolean;
+      /** Why LISTEN cannot be relied on right now (for /readyz); null while listening. */
+      listenError: string | null;
+    },
     events: {} as SupervisorEvent,
   },
   actors: {
@@ -64,7 +70,7 @@ export const supervisorMachine = setup({
   },
 }).createMachine({
   id: "supervisor",
-  context: { again: false, cycles: 0, listening: false },
+  context: { again: false, cycles: 0, listening: false, listenError: null },
   invoke: { id: "listener", src: "listener" },
   initial: "starting",
   states: {
@@ -72,14 +78,20 @@ export const supervisorMachine = setup({
       on: {
         LISTEN_UP: {
           target: "running",
-          actions: [assign({ listening: true }), { type: "reportListen", params: { up: true } }],
+          actions: [
+            assign({ listening: true, listenError: null }),
+            { type: "reportListen", params: { up: true } },
+          ],
         },
         LISTEN_DOWN: {
           target: "running",
-          actions: {
-            type: "reportListen",
-            params: ({ event }) => ({ up: false, error: event.error }),
-          },
+          actions: [
+            assign({ listenError: ({ event }) => event.error }),
+            {
+              type: "reportListen",
+              params: ({ event }) => ({ up: false, error: event.error }),
+            },
+          ],
         },
         STOP: "stopped",
       },
@@ -105,10 +117,13 @@ export const supervisorMachine = setup({
               on: {
                 LISTEN_DOWN: {
                   target: "pollingOnly",
-                  actions: {
-                    type: "reportListen",
-                    params: ({ event }) => ({ up: false, error: event.error }),
-                  },
+                  actions: [
+                    assign({ listenError: ({ event }) => event.error }),
+                    {
+                      type: "reportListen",
+                      params: ({ event }) => ({ up: false, error: event.error }),
+                    },
+                  ],
                 },
               },
             },
@@ -116,8 +131,14 @@ export const supervisorMachine = setup({
               on: {
                 LISTEN_UP: {
                   target: "listening",
-                  actions: { type: "reportListen", params: { up: true } },
+                  actions: [
+                    assign({ listenError: null }),
+                    { type: "reportListen", params: { up: true } },
+                  ],
                 },
+                // Still down, for another reason now (e.g. connected, but the probe
+                // did not come back): keep the reason current, without a new warning.
+                LISTEN_DOWN: { actions: assign({ listenError: ({ event }) => event.error }) },
               },
             },
           },

@@ -20,6 +20,10 @@ export interface Config {
   services: { orders: string; inventory: string; payments: string };
   /** Undefined means: start an embedded PostgreSQL. */
   database: { url: string } | undefined;
+  /** A direct (session) connection for LISTEN when `database.url` goes through a pooler. */
+  listenDatabaseUrl: string | undefined;
+  /** Named prepared statements; off for a transaction-pooling PgBouncer. */
+  dbPreparedStatements: boolean;
   dataDir: string;
   embeddedPort: number;
   migrate: boolean;
@@ -91,7 +95,32 @@ export function isLoopback(host: string): boolean {
   return host === "localhost" || host === "::1" || host === "[::1]" || /^127\./.test(host);
 }
 
+/**
+ * libpq's names, as postgres.js reads them from a URL's `sslmode`. `prefer`
+ * is libpq's default: TLS when the server offers it, plain otherwise, and
+ * (like libpq) no certificate check; `verify-full` checks the certificate
+ * chain and the host name. libpq's `allow` and `verify-ca` are left out:
+ * postgres.js treats them as `require` and `verify-full`, not as libpq does.
+ */
+export const SSL_MODES = ["disable", "prefer", "require", "verify-full"] as const;
+export const DEFAULT_SSL_MODE = "prefer";
+
+function sslMode(env: Env): string {
+  const raw = str(env, "DATABASE_SSLMODE", DEFAULT_SSL_MODE).trim().toLowerCase();
+  if (!(SSL_MODES as readonly string[]).includes(raw)) {
+    throw new ConfigError(
+      "DATABASE_SSLMODE",
+      `one of ${SSL_MODES.join(", ")}`,
+      env.DATABASE_SSLMODE,
+    );
+  }
+  return raw;
+}
+
 function database(env: Env): Config["database"] {
+  // Checked even when DATABASE_URL wins (the URL's own sslmode applies then),
+  // so a typo never goes unnoticed.
+  const ssl = sslMode(env);
   if (env.DATABASE_URL) {
     return { url: url(env, "DATABASE_URL", "", ["postgres:", "postgresql:"]) };
   }
@@ -102,7 +131,7 @@ function database(env: Env): Config["database"] {
   return {
     url: `postgres://${part("DATABASE_USER")}:${part("DATABASE_PASSWORD")}@${host}:${port}/${
       part("DATABASE_NAME")
-    }`,
+    }?sslmode=${ssl}`,
   };
 }
 
@@ -136,6 +165,20 @@ export function loadConfig(env: Env, defaults: { hostname: string; pid: number }
   if (maxMs < baseMs) {
     throw new ConfigError("RETRY_MAX_MS", `at least RETRY_BASE_MS`, String(maxMs));
   }
+  const preparedStatements = bool(env, "DATABASE_PREPARED_STATEMENTS", true);
+  const migrate = bool(env, "MIGRATE", true);
+  // Migrations hold a session (an advisory lock, index builds outside a
+  // transaction): through a transaction pooler its statements would land on
+  // different server connections, and the lock could outlive us on one.
+  if (migrate && !preparedStatements && !env.LISTEN_DATABASE_URL) {
+    throw new ConfigError(
+      "MIGRATE",
+      "false when DATABASE_PREPARED_STATEMENTS=false and no LISTEN_DATABASE_URL is set " +
+        "(migrations need a session; set LISTEN_DATABASE_URL to a direct connection, " +
+        "which they then use, or migrate with MIGRATE=true over a direct DATABASE_URL once)",
+      "true",
+    );
+  }
   return {
     pollIntervalMs: int(env, "POLL_INTERVAL_MS", 5000, 10, 3_600_000),
     listen: bool(env, "LISTEN", true),
@@ -145,9 +188,13 @@ export function loadConfig(env: Env, defaults: { hostname: string; pid: number }
       payments: url(env, "PAYMENTS_SERVICE_URL", "http://localhost:3002", ["http:", "https:"]),
     },
     database: database(env),
+    listenDatabaseUrl: env.LISTEN_DATABASE_URL
+      ? url(env, "LISTEN_DATABASE_URL", "", ["postgres:", "postgresql:"])
+      : undefined,
+    dbPreparedStatements: preparedStatements,
     dataDir: str(env, "DATA_DIR", ".data"),
     embeddedPort: int(env, "EMBEDDED_PG_PORT", 54329, 1, 65535),
-    migrate: bool(env, "MIGRATE", true),
+    migrate,
     otelServiceName: str(env, "OTEL_SERVICE_NAME", "orchestrator"),
     otelEndpoint: url(env, "OTEL_EXPORTER_OTLP_ENDPOINT", "http://localhost:4318", [
       "http:",

@@ -8,7 +8,7 @@ import { hostname } from "node:os";
 import { loadConfig } from "./config.ts";
 import { ConfigError, MigrationError } from "./errors.ts";
 import { createLogger, flushLogger, type Logger } from "./log.ts";
-import { createSql, waitForDatabase } from "./db/client.ts";
+import { connectDatabase, type Sql } from "./db/client.ts";
 import { guardDriverWriteRace } from "./db/driver_guard.ts";
 import { type EmbeddedServer, startEmbedded } from "./db/embedded.ts";
 import { migrate } from "./db/migrate.ts";
@@ -73,9 +73,14 @@ async function main() {
     url = embedded.url;
   }
 
-  const sql = createSql(url, { max: config.dbPoolSize, logger, limits: config.dbLimits });
+  let sql: Sql;
   try {
-    await waitForDatabase(sql, { logger });
+    sql = await connectDatabase(url, {
+      max: config.dbPoolSize,
+      logger,
+      limits: config.dbLimits,
+      prepare: config.dbPreparedStatements,
+    });
   } catch (err) {
     logger.fatal({ err: String(err) }, "Database unreachable");
     await embedded?.stop();
@@ -83,8 +88,21 @@ async function main() {
   }
   logger.info("Database connection verified");
   if (config.migrate) {
+    // Over the direct connection when DATABASE_URL goes through a pooler (config.ts).
+    const migrator = config.listenDatabaseUrl
+      ? await connectDatabase(config.listenDatabaseUrl, { max: 1, logger, limits: config.dbLimits })
+        .catch((err) => {
+          logger.fatal({ err: String(err) }, "LISTEN_DATABASE_URL unreachable for migrations");
+          return undefined;
+        })
+      : sql;
+    if (!migrator) {
+      await sql.end({ timeout: 2 }).catch(() => {});
+      await embedded?.stop();
+      return await exit(logger, 1);
+    }
     try {
-      const applied = await migrate(sql, { logger });
+      const applied = await migrate(migrator, { logger });
       if (applied.length) logger.info({ applied }, "Migrations applied");
     } catch (err) {
       // migrate() fails with a MigrationError whose message names the file and the reason.
@@ -93,6 +111,8 @@ async function main() {
       await sql.end({ timeout: 2 }).catch(() => {});
       await embedded?.stop();
       return await exit(logger, 1);
+    } finally {
+      if (migrator !== sql) await migrator.end({ timeout: 2 }).catch(() => {});
     }
   }
 
@@ -127,6 +147,7 @@ async function main() {
       sql,
       listening: () => listening,
       liveness: orchestrator.liveness,
+      listenReason: () => orchestrator.supervisor.listenStatus().reason,
       metrics,
       logger,
       token: config.admin.token,

@@ -111,7 +111,8 @@ export function createOrchestrator(deps: OrchestratorDeps) {
 
   const supervisor = createSupervisor({
     logger,
-    databaseUrl: deps.databaseUrl,
+    listenUrl: config.listenDatabaseUrl ?? deps.databaseUrl,
+    sql,
     listen: config.listen,
     pollIntervalMs: config.pollIntervalMs,
     runCycle: async () => {

@@ -41,6 +41,9 @@ for (
     ["LOG_LEVEL", "loud"],
     ["ORDERS_SERVICE_URL", "not a url"],
     ["LEASE_MS", "-5"],
+    ["DATABASE_PREPARED_STATEMENTS", "sometimes"],
+    ["LISTEN_DATABASE_URL", "http://db.internal/shop"],
+    ["DATABASE_SSLMODE", "maybe"],
   ] as const
 ) {
   Deno.test(`a bad ${variable} stops start-up with exit code 2 naming the variable`, async () => {

@@ -23,6 +23,8 @@ import { sagaRoutes } from "./sagas.ts";
 export interface AdminDeps {
   sql: Sql;
   listening: () => boolean;
+  /** Why LISTEN is not working, shown by /readyz. */
+  listenReason?: () => string | null;
   metrics?: Metrics;
   logger?: Logger;
   /** ADMIN_TOKEN; undefined leaves the API open (config.ts allows that only on loopback). */

@@ -12,6 +12,8 @@ const READY_TIMEOUT_MS = 2000;
 export interface HealthDeps {
   sql: Sql;
   listening: () => boolean;
+  /** Why LISTEN is not working (e.g. its probe notification never arrived). */
+  listenReason?: () => string | null;
   /** The watchdog (src/engine/watchdog.ts); without one the process counts as alive. */
   liveness?: () => Liveness;
 }
@@ -25,19 +27,22 @@ export function healthRoutes(deps: HealthDeps): Hono {
   });
   app.get("/readyz", async (c) => {
     const listen = deps.listening();
+    // Polling-only is still ready (polling is the guarantee), but say why.
+    const reason = listen ? null : deps.listenReason?.() ?? null;
+    const listenPart = reason ? { listen, listen_reason: reason } : { listen };
     const live = deps.liveness?.();
     const watchdog = live ? { watchdog: live } : {};
     if (live && !live.alive) {
-      return c.json({ status: "stalled", reasons: live.reasons, listen, ...watchdog }, 503);
+      return c.json({ status: "stalled", reasons: live.reasons, ...listenPart, ...watchdog }, 503);
     }
     if (await databaseAnswers(deps.sql)) {
-      return c.json({ status: "ready", database: "ok", listen, ...watchdog }, 200);
+      return c.json({ status: "ready", database: "ok", ...listenPart, ...watchdog }, 200);
     }
     return c.json({
       status: "unavailable",
       database: "unreachable",
       reasons: ["the database does not answer"],
-      listen,
+      ...listenPart,
       ...watchdog,
     }, 503);
   });

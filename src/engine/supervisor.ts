@@ -14,11 +14,15 @@ import {
 } from "../../machines/supervisor.ts";
 import type { CycleOutput } from "../../machines/supervisor.ts";
 import { startListener } from "../db/listener.ts";
+import type { Sql } from "../db/client.ts";
 import type { Logger } from "../log.ts";
 
 export interface SupervisorDeps {
   logger: Logger;
-  databaseUrl: string;
+  /** Where LISTEN connects: LISTEN_DATABASE_URL, else the main database URL. */
+  listenUrl: string;
+  /** The main pool, through which the LISTEN probe is sent (as producers' NOTIFYs are). */
+  sql: Sql;
   listen: boolean;
   pollIntervalMs: number;
   runCycle(): Promise<CycleOutput>;
@@ -31,6 +35,7 @@ export interface SupervisorDeps {
 export function createSupervisor(deps: SupervisorDeps) {
   const log = deps.logger;
   let subscribedOnce = false;
+  let lastProbeMs: number | undefined;
 
   const machine = supervisorMachine.provide({
     actors: {
@@ -42,7 +47,7 @@ export function createSupervisor(deps: SupervisorDeps) {
         // A commit of many outbox rows delivers a burst of notifications in
         // one socket read: they become one WAKE, not one actor event each.
         let wakeQueued = false;
-        const l = startListener(deps.databaseUrl, {
+        const l = startListener(deps.listenUrl, {
           onNotify: () => {
             deps.onWake?.("notify");
             if (wakeQueued) return;
@@ -52,12 +57,13 @@ export function createSupervisor(deps: SupervisorDeps) {
               sendBack({ type: "WAKE", source: "notify" });
             });
           },
-          onUp: () => {
+          onUp: ({ probeMs }) => {
+            lastProbeMs = Math.round(probeMs * 10) / 10;
             if (subscribedOnce) deps.onWake?.("relisten");
             sendBack({ type: "LISTEN_UP" });
           },
           onDown: (error) => sendBack({ type: "LISTEN_DOWN", error }),
-        });
+        }, { probeSql: deps.sql });
         return () => void l.stop();
       }),
       ticker: fromCallback<SupervisorEvent>(({ sendBack, receive }) => {
@@ -95,14 +101,19 @@ export function createSupervisor(deps: SupervisorDeps) {
       reportListen: (_, params) => {
         if (params.up) {
           log.info(
-            { channel: "order_events" },
+            // probe_ms: a probe NOTIFY through the main pool came back this fast.
+            { channel: "order_events", probe_ms: lastProbeMs },
             subscribedOnce
               ? "Re-subscribed to order_events channel"
               : "Subscribed to order_events channel",
           );
           subscribedOnce = true;
         } else {
-          log.warn({ error: params.error }, "LISTEN unavailable; polling only, retrying LISTEN");
+          log.warn(
+            { error: params.error, poll_interval_ms: deps.pollIntervalMs },
+            `LISTEN unavailable: ${params.error}; polling every ${deps.pollIntervalMs} ms ` +
+              "(POLL_INTERVAL_MS) and retrying LISTEN in the background",
+          );
         }
       },
     },
@@ -118,6 +129,12 @@ export function createSupervisor(deps: SupervisorDeps) {
       actor.send({ type: "WAKE", source });
     },
     schedule: (at: number) => actor.send({ type: "SCHEDULE", at }),
+    /** Whether notifications are proven to arrive, and if not, why (for /readyz). */
+    listenStatus: (): { up: boolean; reason: string | null } => {
+      const s = actor.getSnapshot();
+      const up = s.matches({ running: { connection: "listening" } });
+      return { up, reason: up ? null : s.context.listenError ?? "not verified yet" };
+    },
     /** Resolves once draining is over. */
     stop: () =>
       new Promise<void>((resolve) => {

@@ -2,7 +2,7 @@
 import process from "node:process";
 import { hostname } from "node:os";
 import { loadConfig } from "../config.ts";
-import { createSql } from "../db/client.ts";
+import { connectDatabase } from "../db/client.ts";
 import { checkSnapshots } from "./check_snapshots.ts";
 
 const config = loadConfig(Deno.env.toObject(), { hostname: hostname(), pid: Deno.pid });
@@ -10,7 +10,13 @@ if (!config.database) {
   process.stderr.write("Set DATABASE_URL (or DATABASE_HOST) to the database to check\n");
   process.exit(2);
 }
-const sql = createSql(config.database.url, { max: 2 });
+// Same connection rules as the orchestrator, so it also works through PgBouncer.
+const sql = await connectDatabase(config.database.url, {
+  max: 2,
+  attempts: 1,
+  limits: config.dbLimits,
+  prepare: config.dbPreparedStatements,
+});
 try {
   const { checked, problems } = await checkSnapshots(sql);
   for (const p of problems) {

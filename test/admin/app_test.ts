@@ -40,6 +40,33 @@ Deno.test("GET /healthz answers ok and /readyz reports the database and LISTEN",
   }
 });
 
+Deno.test("GET /readyz says why LISTEN is not working, and nothing once it is", async () => {
+  const db = await freshDatabase();
+  try {
+    let listening = false;
+    const reason = "LISTEN connected but a probe notification did not arrive within 2000 ms";
+    const app = createAdminApp({
+      sql: db.sql,
+      listening: () => listening,
+      listenReason: () => listening ? null : reason,
+    });
+    assert.deepEqual(await (await app.request("/readyz")).json(), {
+      status: "ready",
+      database: "ok",
+      listen: false,
+      listen_reason: reason,
+    });
+    listening = true;
+    assert.deepEqual(await (await app.request("/readyz")).json(), {
+      status: "ready",
+      database: "ok",
+      listen: true,
+    });
+  } finally {
+    await db.drop();
+  }
+});
+
 Deno.test("GET /readyz answers 503 when the database does not answer", async () => {
   const sql = createSql(`postgres://nobody:x@127.0.0.1:${await freePort()}/none`, { max: 1 });
   try {

@@ -28,8 +28,15 @@ export function startInProcess(
     INSTANCE_ID: `test-${crypto.randomUUID().slice(0, 6)}`,
     ...env,
   }, { hostname: "test", pid: Deno.pid });
-  // Its own pool, as main.ts makes one: sized and limited by this instance's configuration.
-  const sql = createSql(db.url, { max: config.dbPoolSize, limits: config.dbLimits });
+  // Its own pool, as main.ts makes one: sized and limited by this instance's
+  // configuration. With prepared statements off (a pooler, which refuses them
+  // as start-up parameters) the limits are the server's own, as main.ts ends up.
+  const sql = createSql(db.url, {
+    max: config.dbPoolSize,
+    limits: config.dbLimits,
+    prepare: config.dbPreparedStatements,
+    limitsSource: config.dbPreparedStatements ? "startup" : "server",
+  });
   const orchestrator = createOrchestrator({
     config,
     sql,

@@ -1,0 +1,83 @@
+// loadConfig for the database connection variables: defaults, accepted
+// values, and a ConfigError naming the variable for anything else.
+import assert from "node:assert/strict";
+import { loadConfig } from "../src/config.ts";
+import { ConfigError } from "../src/errors.ts";
+
+const load = (env: Record<string, string>) => loadConfig(env, { hostname: "h", pid: 1 });
+
+function refused(env: Record<string, string>, variable: string) {
+  assert.throws(() => load(env), (err: unknown) => {
+    assert.ok(err instanceof ConfigError, `a ConfigError: ${err}`);
+    assert.equal(err.variable, variable);
+    assert.match(err.message, new RegExp(variable));
+    return true;
+  });
+}
+
+Deno.test("DATABASE_PREPARED_STATEMENTS: true by default, false turns them off, anything else is refused", () => {
+  assert.equal(load({}).dbPreparedStatements, true);
+  const pooled = { MIGRATE: "false" };
+  assert.equal(
+    load({ ...pooled, DATABASE_PREPARED_STATEMENTS: "false" }).dbPreparedStatements,
+    false,
+  );
+  assert.equal(
+    load({ ...pooled, DATABASE_PREPARED_STATEMENTS: "off" }).dbPreparedStatements,
+    false,
+  );
+  assert.equal(load({ DATABASE_PREPARED_STATEMENTS: "true" }).dbPreparedStatements, true);
+  refused({ DATABASE_PREPARED_STATEMENTS: "sometimes" }, "DATABASE_PREPARED_STATEMENTS");
+});
+
+Deno.test("MIGRATE through a transaction pooler needs a direct LISTEN_DATABASE_URL, or MIGRATE=false", () => {
+  // Migrations hold a session: a transaction pooler cannot give them one.
+  refused({ DATABASE_PREPARED_STATEMENTS: "false" }, "MIGRATE");
+  const direct = load({
+    DATABASE_PREPARED_STATEMENTS: "false",
+    LISTEN_DATABASE_URL: "postgres://u:p@db:5432/app",
+  });
+  assert.equal(direct.migrate, true);
+});
+
+Deno.test("LISTEN_DATABASE_URL: unset by default, a postgres URL when set, never echoed with its password", () => {
+  assert.equal(load({}).listenDatabaseUrl, undefined);
+  const direct = "postgres://app:secret@db.internal:5432/shop";
+  assert.equal(load({ LISTEN_DATABASE_URL: direct }).listenDatabaseUrl, direct);
+  refused({ LISTEN_DATABASE_URL: "http://db.internal/shop" }, "LISTEN_DATABASE_URL");
+  try {
+    load({ LISTEN_DATABASE_URL: "mysql://app:secret@db/shop" });
+    assert.fail("refused");
+  } catch (err) {
+    assert.ok(!String(err).includes("secret"), `no password in: ${err}`);
+  }
+});
+
+Deno.test("DATABASE_SSLMODE: the DATABASE_HOST parts get sslmode=prefer by default, or the mode asked for", () => {
+  const parts = { DATABASE_HOST: "db.internal", DATABASE_NAME: "shop" };
+  const url = (env: Record<string, string>) => new URL(load(env).database!.url);
+  assert.equal(url(parts).searchParams.get("sslmode"), "prefer");
+  for (const mode of ["disable", "prefer", "require", "verify-full"]) {
+    assert.equal(url({ ...parts, DATABASE_SSLMODE: mode }).searchParams.get("sslmode"), mode);
+  }
+  assert.equal(
+    url({ ...parts, DATABASE_SSLMODE: "REQUIRE" }).searchParams.get("sslmode"),
+    "require",
+  );
+  assert.equal(url(parts).pathname, "/shop");
+});
+
+Deno.test("DATABASE_SSLMODE: a bad value is refused, even when DATABASE_URL wins", () => {
+  refused({ DATABASE_HOST: "db", DATABASE_SSLMODE: "maybe" }, "DATABASE_SSLMODE");
+  // libpq's verify-ca and allow mean something else in postgres.js: refused, not silently changed.
+  refused({ DATABASE_HOST: "db", DATABASE_SSLMODE: "verify-ca" }, "DATABASE_SSLMODE");
+  refused({ DATABASE_HOST: "db", DATABASE_SSLMODE: "allow" }, "DATABASE_SSLMODE");
+  refused({ DATABASE_URL: "postgres://a@b/c", DATABASE_SSLMODE: "maybe" }, "DATABASE_SSLMODE");
+});
+
+Deno.test("DATABASE_URL keeps its own sslmode and gets none added", () => {
+  const withMode = "postgres://app@db.internal:5432/shop?sslmode=require";
+  assert.equal(load({ DATABASE_URL: withMode }).database!.url, withMode);
+  const without = "postgres://app@db.internal:5432/shop";
+  assert.equal(load({ DATABASE_URL: without, DATABASE_SSLMODE: "require" }).database!.url, without);
+});
