@@ -1,4 +1,4 @@
-// Configuration from the environment (SPEC §3), checked once at start-up.
+// Configuration from the environment, checked once at start-up.
 // Every variable has a default; a bad value throws ConfigError, which main
 // turns into exit code 2 with a message naming the variable.
 import { ConfigError } from "./errors.ts";

@@ -1,4 +1,4 @@
-// The one logger. Synchronous pino JSON lines on stdout (NOTES.md: the simple,
+// The one logger. Synchronous pino JSON lines on stdout (the simple,
 // safe choice); secrets are redacted by path so no call site has to remember.
 import pino from "pino";
 

@@ -1,4 +1,4 @@
-// Prometheus metrics (SPEC §7) on a dedicated prom-client Registry, so a test
+// Prometheus metrics on a dedicated prom-client Registry, so a test
 // or a second orchestrator in one process never shares counters with another.
 // Counters and the step histogram are fed by the orchestrator hooks; the
 // gauges are read at scrape time. The outbox count is a database query that

@@ -1,4 +1,4 @@
-// Traces through @opentelemetry/api (SPEC §8): a span per claim cycle and a
+// Traces through @opentelemetry/api: a span per claim cycle and a
 // span per persisted saga transition; the downstream call spans live in
 // src/services/http_client.ts. With no SDK registered these are no-ops; with
 // Deno's built-in OpenTelemetry (OTEL_DENO=true) they export over OTLP.

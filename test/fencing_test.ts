@@ -1,4 +1,4 @@
-// Fencing (SPEC §5 Durability): an instance that lost its lease cannot write
+// Fencing: an instance that lost its lease cannot write
 // the ledger, the step records or the history — first against the queries
 // themselves, then with two in-process orchestrators.
 import assert from "node:assert/strict";

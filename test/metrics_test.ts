@@ -20,7 +20,7 @@ function sample(text: string, series: string): number | undefined {
   return undefined;
 }
 
-Deno.test("metrics carry the SPEC names, count what the hooks report, and pass promtool", async () => {
+Deno.test("metrics carry the documented names, count what the hooks report, and pass promtool", async () => {
   const m = createMetrics();
   let inFlight = 3;
   m.observe({

@@ -1,4 +1,4 @@
-// Migrations in a producer's database (SPEC §4, "A shared, real database"):
+// Migrations in a producer's database:
 // beside other tools' tables, several instances at once, adopting
 // installations from before orchestrator_migrations, and an outbox index that
 // is built without holding up the producer's inserts. Real PostgreSQL only.

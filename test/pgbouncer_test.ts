@@ -133,7 +133,7 @@ Deno.test("LISTEN through PgBouncer: the probe catches it, the log and /readyz s
     assert.match(warning.msg, /probe notification did not arrive within 2000 ms/);
     assert.match(warning.msg, /LISTEN_DATABASE_URL/);
     assert.match(warning.msg, /polling every 500 ms/);
-    // SPEC start-up order, with the warning in place of "Subscribed…".
+    // The documented start-up order, with the warning in place of "Subscribed…".
     const order = [
       "Orchestrator starting...",
       "Database connection verified",
@@ -190,7 +190,7 @@ Deno.test("LISTEN_DATABASE_URL direct, DATABASE_URL through PgBouncer: migration
       "Starting polling loop",
     ].map((m) => p.logs.findIndex((l) => l.msg === m));
     assert.ok(order.every((i) => i >= 0), `all four lines logged: ${order}`);
-    assert.deepEqual([...order].sort((a, b) => a - b), order, "in SPEC order");
+    assert.deepEqual([...order].sort((a, b) => a - b), order, "in the documented order");
     const subscribed = p.logs[order[2]!]!;
     const ready = await readyz(p);
     assert.equal(ready.body.listen, true);

@@ -1,4 +1,4 @@
-// Poison outbox events (SPEC §4): dead-lettered with the reason, never
+// Poison outbox events: dead-lettered with the reason, never
 // retried, and never in the way of other orders. Hostile but valid text is
 // kept and passed on byte for byte.
 import assert from "node:assert/strict";

@@ -1,4 +1,4 @@
-// Every saga path (SPEC §5) end to end: real PostgreSQL, the in-process
+// Every saga path end to end: real PostgreSQL, the in-process
 // reference services, one in-process orchestrator. Each test checks the
 // ledger row, saga_step, saga_history, and the effects the services counted
 // for the order — exactly, and in order where compensations are involved.

@@ -1,4 +1,4 @@
-// SIGTERM mid-run (SPEC §9): stop claiming, let in-flight steps finish within
+// SIGTERM mid-run: stop claiming, let in-flight steps finish within
 // the grace period, persist, release every lease so another instance resumes
 // at once, exit 0.
 import assert from "node:assert/strict";
@@ -145,7 +145,7 @@ Deno.test("SIGTERM with a long enough grace lets in-flight steps finish and pers
   });
 });
 
-// SPEC §9 and SagaPool.drain's own contract: in-flight *steps* finish, then leases go back.
+// The documented shutdown and SagaPool.drain's own contract: in-flight *steps* finish, then leases go back.
 // A saga whose step finished during the drain must not be driven on to its next step.
 Deno.test("SIGTERM starts no new step: a saga whose in-flight step finished is handed back", async () => {
   await withCluster({ payments: { processingMs: 1500 } }, async ({ db, sandbox, start }) => {

@@ -6,7 +6,7 @@ import { freshDatabase } from "./helpers/db.ts";
 import { freePort } from "./helpers/ports.ts";
 import { type OrchestratorProcess, startOrchestratorProcess } from "./helpers/process.ts";
 
-Deno.test("start-up logs the four SPEC lines in order and SIGTERM exits 0", async () => {
+Deno.test("start-up logs the four documented lines in order and SIGTERM exits 0", async () => {
   const db = await freshDatabase({ migrate: false });
   const p = startOrchestratorProcess({ DATABASE_URL: db.url, INSTANCE_ID: "startup-test" });
   try {
@@ -18,7 +18,7 @@ Deno.test("start-up logs the four SPEC lines in order and SIGTERM exits 0", asyn
       "Starting polling loop",
     ].map((m) => p.logs.findIndex((l) => l.msg === m));
     assert.ok(order.every((i) => i >= 0), `all four lines logged: ${order}`);
-    assert.deepEqual([...order].sort((a, b) => a - b), order, "in SPEC order");
+    assert.deepEqual([...order].sort((a, b) => a - b), order, "in the documented order");
     // Migrations were applied by start-up itself.
     const rows = await db.sql<
       { n: number }[]

@@ -1,4 +1,4 @@
-// The admin HTTP API (SPEC §7), composed from one small module per concern:
+// The admin HTTP API, composed from one small module per concern:
 //   /healthz /readyz   health.ts    open
 //   /sagas…            sagas.ts     bearer token when ADMIN_TOKEN is set (auth.ts)
 //   /machines…         machines.ts  〃

@@ -1,4 +1,4 @@
-// `deno task bench`: SPEC §10 in one process tree on one machine. An
+// `deno task bench`: every documented figure in one process tree on one machine. An
 // embedded PostgreSQL, the reference services (zero added latency) and
 // orchestrator processes; every figure measured `--repeats` times (median and
 // min–max); a table on stdout and JSON at `--out`.

@@ -1,7 +1,7 @@
 // The orchestrator instances of a chaos run: started like `deno task start`
 // (the demo's startInstance), killed with SIGKILL, started again with the
 // same INSTANCE_ID. A start that fails because the database is restarting is
-// retried (SPEC §9 allows exiting then); an instance that exits by itself once
+// retried (the life cycle allows exiting then); an instance that exits by itself once
 // it was running is recorded, since run-time failures must never crash it.
 import { type Instance, startInstance, waitReady } from "../demo/orchestrators.ts";
 import type { ProcessGroup } from "../demo/processes.ts";

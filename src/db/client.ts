@@ -77,7 +77,7 @@ export async function connectDatabase(
   return sql;
 }
 
-/** Waits for the database to answer, retrying briefly (SPEC §9: bounded retry at start). */
+/** Waits for the database to answer, retrying briefly (a bounded retry at start). */
 export async function waitForDatabase(
   sql: Sql,
   opts: { attempts?: number; delayMs?: number; logger?: Logger } = {},

@@ -2,7 +2,7 @@
 // demo and the tests when no server is configured. A real PostgreSQL 18.
 //
 // As root, PostgreSQL runs as a `postgres` system user, which must be able to
-// traverse every directory above the data dir and the binaries (NOTES.md).
+// traverse every directory above the data dir and the binaries.
 // We check that up front and say exactly what to do, instead of letting
 // initdb fail with "Permission denied".
 import process from "node:process";

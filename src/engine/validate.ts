@@ -1,4 +1,4 @@
-// Outbox payload validation (SPEC §4). A failure here dead-letters the event
+// Outbox payload validation. A failure here dead-letters the event
 // with the reason, so messages name the field and what was expected.
 import { z } from "zod";
 import type { OrderData } from "../../machines/order_types.ts";

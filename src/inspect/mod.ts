@@ -1,4 +1,4 @@
-// Opt-in streaming to the Stately inspector (SPEC §8), over WebSocket to a
+// Opt-in streaming to the Stately inspector, over WebSocket to a
 // relay (`deno task inspect-relay`). Two sources:
 //   inspect  an XState inspection observer for the supervisor, a live actor
 //   hooks    `onTransition` for sagas, which are not live actors: each is

@@ -1,4 +1,4 @@
-// Reference Inventory service (SPEC §6): all-or-nothing reservations against
+// Reference Inventory service: all-or-nothing reservations against
 // per-SKU stock. SKUs starting with "OUT-OF-STOCK" have none unless set.
 import type { Hono } from "hono";
 import { z } from "zod";

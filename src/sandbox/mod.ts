@@ -32,7 +32,7 @@ export interface SandboxOptions {
 
 export interface Sandbox {
   urls: { orders: string; inventory: string; payments: string };
-  /** The same URLs under the orchestrator's configuration names (SPEC §3). */
+  /** The same URLs under the orchestrator's configuration names. */
   env: { ORDERS_SERVICE_URL: string; INVENTORY_SERVICE_URL: string; PAYMENTS_SERVICE_URL: string };
   orders: OrdersState;
   inventory: InventoryState;

@@ -1,4 +1,4 @@
-// Reference Orders service (SPEC §6): creates, confirms and cancels orders.
+// Reference Orders service: creates, confirms and cancels orders.
 // A customer id starting with "reject" is refused, to provoke compensation.
 import type { Hono } from "hono";
 import { z } from "zod";

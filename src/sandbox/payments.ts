@@ -1,4 +1,4 @@
-// Reference Payments service (SPEC §6): captures and voids authorizations made
+// Reference Payments service: captures and voids authorizations made
 // by the edge API. An authorization id starting with "decline" is declined.
 import type { Hono } from "hono";
 import { z } from "zod";

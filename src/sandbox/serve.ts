@@ -16,7 +16,7 @@ import type { SandboxState } from "./service.ts";
 import type { ServiceName } from "./stats.ts";
 import { complain, say } from "../cli_output.ts";
 
-/** SPEC §1 ports. */
+/** The services' documented default ports. */
 export const DEFAULT_PORTS: Record<ServiceName, number> = {
   orders: 3003,
   inventory: 3001,

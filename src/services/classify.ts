@@ -1,4 +1,4 @@
-// Turns a downstream HTTP response into a step outcome (SPEC §6). Pure: the
+// Turns a downstream HTTP response into a step outcome. Pure: the
 // caller supplies the clock, and the retry delay is chosen elsewhere.
 
 import { COMPENSATION_STEPS, type StepName } from "../../machines/order_types.ts";

@@ -1,4 +1,4 @@
-// Maps a saga step to the downstream request SPEC §5/§6 fixes for it. Pure.
+// Maps a saga step to the downstream request the downstream contract (README, Saga semantics) fixes for it. Pure.
 
 import type { StepInput } from "../../machines/order_types.ts";
 

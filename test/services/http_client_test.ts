@@ -70,7 +70,7 @@ const EXPECTED: Record<StepName, { method: string; path: string; body: unknown }
   },
 };
 
-Deno.test("callStep() sends each step's method, path, JSON body and headers as SPEC §6 fixes", async () => {
+Deno.test("callStep() sends each step's method, path, JSON body and headers as the downstream contract fixes", async () => {
   const server = recordingServer();
   try {
     for (
@@ -139,7 +139,7 @@ const CLASSIFICATION: [StepName, number, unknown, Record<string, unknown>][] = [
   ["createOrder", 302, null, { outcome: "transient", reason: "unexpected HTTP 302" }],
 ];
 
-Deno.test("callStep() classifies real responses per SPEC §6", async () => {
+Deno.test("callStep() classifies real responses per the downstream contract", async () => {
   let next = new Response();
   const server = recordingServer(() => next);
   try {

@@ -1,4 +1,4 @@
--- Core schema: the outbox contract (SPEC §4), the saga ledger, step outcomes
+-- Core schema: the outbox contract, the saga ledger, step outcomes
 -- and transition history. Never edit once released: add a new numbered file.
 
 CREATE TABLE IF NOT EXISTS outbox (
