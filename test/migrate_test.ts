@@ -15,6 +15,8 @@ import { placeOrder, sampleOrder, waitFor, waitForStatus } from "./helpers/order
 
 const INDEX_MIGRATION = "003_outbox_pending_index.sql";
 const GATE_MIGRATION = "004_gated_wakeup.sql";
+const FINISHED_AT_MIGRATION = "006_finished_at.sql";
+const RETENTION_INDEX_MIGRATION = "008_retention_indexes.sql";
 
 type LogLine = { level: number; msg: string; migration?: string } & Record<string, unknown>;
 
@@ -253,15 +255,27 @@ Deno.test("an installation migrated by the old code is adopted: nothing re-appli
     await migrateTheOldWay(db.sql);
     const legacy = await tableState(db.sql, "schema_migrations");
     const { logger, lines } = capturingLogger();
-    // Upgraded under traffic: 003 finds the index there and waits for nobody.
+    // Upgraded under traffic: 003 finds the index there and waits for nobody;
+    // 008 builds new indexes concurrently, which waits for the producer's open
+    // transaction (never the other way round: inserts go on meanwhile).
     const long = await openProducerTransaction(producer);
-
-    const applied = await migrate(db.sql, { logger });
+    const migrating = migrate(db.sql, { logger });
+    await waitFor(async () => {
+      const [r] = await db.sql<{ n: number }[]>`
+        SELECT count(*)::int AS n FROM pg_stat_activity
+        WHERE query LIKE 'CREATE INDEX CONCURRENTLY%outbox_processed_idx%'
+          AND wait_event = 'virtualxid'
+          AND pid <> pg_backend_pid()`;
+      return r!.n > 0;
+    }, { what: "008's concurrent build to wait for the producer" });
+    await db.sql`INSERT INTO outbox (order_id, event_type, payload)
+      VALUES (${crypto.randomUUID()}, 'OrderPlaced', '{}'::jsonb)`;
     await long.end();
+    const applied = await migrating;
 
     assert.deepEqual(
       applied,
-      [INDEX_MIGRATION, GATE_MIGRATION],
+      [INDEX_MIGRATION, GATE_MIGRATION, FINISHED_AT_MIGRATION, RETENTION_INDEX_MIGRATION],
       "only the files the old code did not have",
     );
     // 002 dropped this index; 001 run again would have brought it back.
@@ -276,7 +290,7 @@ Deno.test("an installation migrated by the old code is adopted: nothing re-appli
     assert.equal((await indexState(db.sql, "outbox_pending_idx"))?.valid, true);
 
     assert.deepEqual(await migrate(db.sql), []);
-    assert.equal((await recorded(db.sql)).length, 4);
+    assert.equal((await recorded(db.sql)).length, (await listMigrations()).length);
   } finally {
     await producer.end({ timeout: 2 });
     await db.drop();

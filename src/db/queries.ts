@@ -336,7 +336,10 @@ export function persistTransitions(sql: Db, ts: readonly Transition[]) {
         run_at = CASE WHEN t.release THEN coalesce(t.run_at, now()) ELSE l.run_at END,
         lease_owner = CASE WHEN t.release THEN NULL ELSE l.lease_owner END,
         lease_until = CASE WHEN t.release THEN NULL ELSE l.lease_until END,
-        retry_requested_at = CASE WHEN t.clear_retry THEN NULL ELSE l.retry_requested_at END
+        retry_requested_at = CASE WHEN t.clear_retry THEN NULL ELSE l.retry_requested_at END,
+        -- Set once, when the saga finishes: retention counts from it.
+        finished_at = CASE WHEN t.status IN ('COMPLETED', 'CANCELLED')
+          THEN coalesce(l.finished_at, now()) END
       FROM t JOIN locked ON locked.order_id = t.order_id
       WHERE l.order_id = t.order_id AND l.lease_owner = t.me
         AND l.lease_epoch = t.epoch AND l.revision = t.revision
