@@ -109,7 +109,9 @@ function walk(value: unknown, path: string) {
 Deno.test("bench --quick writes JSON with every figure, all finite", async () => {
   const id = crypto.randomUUID().slice(0, 8);
   const dataDir = `.data/bench-test-${id}`;
-  const out = `${dataDir}/results.json`;
+  // Outside .data, in a folder that does not exist yet: --out takes any path.
+  const outDir = await Deno.makeTempDir({ prefix: "bench-out-" });
+  const out = `${outDir}/nested/results.json`;
   const child = new Deno.Command(Deno.execPath(), {
     args: [
       ...benchArgs(),
@@ -140,7 +142,7 @@ Deno.test("bench --quick writes JSON with every figure, all finite", async () =>
     assert.equal(result.code, 0, text);
     assert.match(text, /sagas\/s to COMPLETED, 1 instance/);
 
-    const json = JSON.parse(await Deno.readTextFile(new URL(out, ROOT)));
+    const json = JSON.parse(await Deno.readTextFile(out));
     assert.equal(json.mode, "quick");
     for (const path of SPREADS) {
       const s = at(json, path) as Record<string, unknown> | undefined;
@@ -168,5 +170,42 @@ Deno.test("bench --quick writes JSON with every figure, all finite", async () =>
     walk(json, "");
   } finally {
     await Deno.remove(new URL(dataDir, ROOT), { recursive: true }).catch(() => {});
+    await Deno.remove(outDir, { recursive: true }).catch(() => {});
+  }
+});
+
+/** Runs the bench with `--out out`; it must refuse at once: exit 2, the path named, nothing started. */
+async function assertRefused(out: string) {
+  const dataDir = `.data/bench-test-${crypto.randomUUID().slice(0, 8)}`;
+  const result = await new Deno.Command(Deno.execPath(), {
+    args: [...benchArgs(), "--quick", "--data-dir", dataDir, "--out", out],
+    cwd: ROOT,
+    env: { NO_COLOR: "1" },
+    stdout: "piped",
+    stderr: "piped",
+    // Refusing takes a second; a bench that started measuring would take minutes.
+    signal: AbortSignal.timeout(60_000),
+  }).output();
+  const stderr = new TextDecoder().decode(result.stderr);
+  assert.equal(result.code, 2, stderr + new TextDecoder().decode(result.stdout));
+  assert.ok(stderr.includes(out), `the message does not name ${out}: ${stderr}`);
+  const started = await Deno.stat(new URL(dataDir, ROOT)).then(() => true, () => false);
+  assert.equal(started, false, "the bench started before refusing --out");
+}
+
+Deno.test("bench refuses an --out it cannot write, before the first measurement", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "bench-out-" });
+  try {
+    // Under a regular file: no folder can be made there, whoever we are.
+    await Deno.writeTextFile(`${dir}/a-file`, "");
+    await assertRefused(`${dir}/a-file/results.json`);
+    // A read-only folder stops everyone but root.
+    if (Deno.uid() !== 0) {
+      await Deno.mkdir(`${dir}/read-only`, { mode: 0o500 });
+      await assertRefused(`${dir}/read-only/results.json`);
+    }
+  } finally {
+    await Deno.chmod(`${dir}/read-only`, 0o700).catch(() => {});
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
   }
 });

@@ -1,4 +1,5 @@
 // Command-line options of `deno task bench`.
+import { resolve } from "node:path";
 import { intOption, parseCli } from "../cli_args.ts";
 
 const USAGE = `usage: deno task bench [--quick] [--out FILE] [--repeats N] [--orders N]
@@ -6,7 +7,8 @@ const USAGE = `usage: deno task bench [--quick] [--out FILE] [--repeats N] [--or
                        [--data-dir DIR]
 
   --quick            a short run: 1 repeat, fewer orders (figures are rough)
-  --out FILE         where the JSON goes, under .data/ (default .data/bench/results.json)
+  --out FILE         where the JSON goes, any path; checked before the first measurement
+                     (default .data/bench/results.json)
   --repeats N        runs per figure (default 3; quick 1)
   --orders N         orders per throughput run (default 2000; quick 200)
   --warmup N         orders run first, untimed, on the same processes (default 500;
@@ -25,7 +27,7 @@ export type BenchArgs = ReturnType<typeof parseBenchArgs>;
 export function parseBenchArgs() {
   const v = parseCli(Deno.args, {
     quick: { type: "boolean", default: false },
-    out: { type: "string", default: `${PEER_DIR}/results.json` },
+    out: { type: "string" },
     "data-dir": { type: "string", default: PEER_DIR },
     repeats: { type: "string" },
     orders: { type: "string" },
@@ -38,7 +40,11 @@ export function parseBenchArgs() {
   const quick = v.quick;
   return {
     quick,
-    out: v.out,
+    // `deno task` runs in the project's folder: a relative path the user names
+    // means the folder they typed it in (INIT_CWD), as with npm scripts.
+    out: v.out === undefined
+      ? `${PEER_DIR}/results.json`
+      : resolve(Deno.env.get("INIT_CWD") ?? Deno.cwd(), v.out),
     dataDir: v["data-dir"].replace(/\/+$/, ""),
     repeats: int("repeats", v.repeats, quick ? 1 : 3, 1),
     orders: int("orders", v.orders, quick ? 200 : 2000, 10),

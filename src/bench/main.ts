@@ -3,7 +3,7 @@
 // orchestrator processes; every figure measured `--repeats` times (median and
 // min–max); a table on stdout and JSON at `--out`.
 //
-//   deno task bench [--quick] [--out .data/bench/results.json] [--repeats N] [--orders N]
+//   deno task bench [--quick] [--out FILE] [--repeats N] [--orders N]
 //     [--wake-orders N] [--memory-sagas N] [--peer-jobs N] [--data-dir DIR]
 import { resolve } from "node:path";
 import postgres from "postgres";
@@ -16,6 +16,7 @@ import { describeMachine, loadAverage } from "./machine.ts";
 import { measureMemory } from "./memory.ts";
 import { installPeer, measurePeer } from "./peer.ts";
 import { parseBenchArgs, PEER_DIR } from "./args.ts";
+import { unwritableReason } from "./output_file.ts";
 import { renderReport } from "./report.ts";
 import { assembleResults, STEPS_PER_SAGA } from "./results.ts";
 import { percentile } from "./stats.ts";
@@ -42,6 +43,11 @@ async function postgresVersion(adminUrl: string): Promise<string> {
 
 async function main(): Promise<number> {
   const args = parseBenchArgs();
+  const unwritable = await unwritableReason(args.out);
+  if (unwritable !== undefined) {
+    complain(`--out ${args.out}: cannot write the results there (${unwritable})`);
+    return 2;
+  }
   const startedAt = new Date().toISOString();
   const progress = new ProgressLine(2000);
   const group = new ProcessGroup({ 3: 12_000, 2: 3000, 1: 15_000 });
