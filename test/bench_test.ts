@@ -60,6 +60,21 @@ const SPREADS = [
   "results.memory.peakMiB",
   "results.memory.idleRssMiB",
   "results.memory.secondsToWaiting",
+  "results.producer.withoutOrchestrator.noTrigger.tps",
+  "results.producer.withoutOrchestrator.alwaysNotify.tps",
+  "results.producer.withoutOrchestrator.alwaysNotify.ratio",
+  "results.producer.withoutOrchestrator.gatedDisarmed.tps",
+  "results.producer.withoutOrchestrator.gatedDisarmed.ratio",
+  "results.producer.withoutOrchestrator.gatedArmed.tps",
+  "results.producer.withoutOrchestrator.gatedArmed.ratio",
+  "results.producer.withOrchestrator.noTrigger.tps",
+  "results.producer.withOrchestrator.noTrigger.notificationsPerEvent",
+  "results.producer.withOrchestrator.alwaysNotify.tps",
+  "results.producer.withOrchestrator.alwaysNotify.ratio",
+  "results.producer.withOrchestrator.alwaysNotify.notificationsPerEvent",
+  "results.producer.withOrchestrator.gated.tps",
+  "results.producer.withOrchestrator.gated.ratio",
+  "results.producer.withOrchestrator.gated.notificationsPerEvent",
 ];
 
 const NUMBERS = [
@@ -73,6 +88,8 @@ const NUMBERS = [
   "results.peer.jobs",
   "results.peer.concurrency",
   "results.memory.sagas",
+  "results.producer.clients",
+  "results.producer.seconds",
 ];
 
 const STRINGS = [
@@ -80,6 +97,8 @@ const STRINGS = [
   "machine.postgres",
   "results.peer.version",
   "results.peer.node",
+  "results.producer.client",
+  "results.producer.statement",
 ];
 
 function at(obj: unknown, path: string): unknown {
@@ -126,6 +145,8 @@ Deno.test("bench --quick writes JSON with every figure, all finite", async () =>
       "100",
       "--peer-jobs",
       "300",
+      "--producer-seconds",
+      "1",
       "--data-dir",
       dataDir,
       "--out",
@@ -141,6 +162,7 @@ Deno.test("bench --quick writes JSON with every figure, all finite", async () =>
     const text = new TextDecoder().decode(result.stdout) + new TextDecoder().decode(result.stderr);
     assert.equal(result.code, 0, text);
     assert.match(text, /sagas\/s to COMPLETED, 1 instance/);
+    assert.match(text, /producer: outbox inserts\/s, no trigger/);
 
     const json = JSON.parse(await Deno.readTextFile(out));
     assert.equal(json.mode, "quick");
@@ -163,6 +185,10 @@ Deno.test("bench --quick writes JSON with every figure, all finite", async () =>
       assert.ok(cpu[group].median > 0, `${group} is ${cpu[group].median}`);
     }
     assert.ok(cpu.machineBusy.median > 0 && cpu.machineBusy.median <= 1);
+    // With the trigger disabled nothing notifies; always-notify does, and our listener hears it.
+    const busy = json.results.producer.withOrchestrator;
+    assert.equal(busy.noTrigger.notificationsPerEvent.median, 0);
+    assert.ok(busy.alwaysNotify.notificationsPerEvent.median > 0);
     for (const path of STRINGS) {
       const v = at(json, path);
       assert.ok(typeof v === "string" && v.length > 0, `${path} missing`);

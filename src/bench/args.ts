@@ -1,10 +1,12 @@
 // Command-line options of `deno task bench`.
 import { resolve } from "node:path";
+import { complain } from "../cli_output.ts";
 import { intOption, parseCli } from "../cli_args.ts";
+import type { ProducerClient } from "./producer_load.ts";
 
 const USAGE = `usage: deno task bench [--quick] [--out FILE] [--repeats N] [--orders N]
                        [--warmup N] [--wake-orders N] [--memory-sagas N] [--peer-jobs N]
-                       [--data-dir DIR]
+                       [--producer-seconds N] [--producer-client auto|pgbench|deno] [--data-dir DIR]
 
   --quick            a short run: 1 repeat, fewer orders (figures are rough)
   --out FILE         where the JSON goes, any path; checked before the first measurement
@@ -16,11 +18,19 @@ const USAGE = `usage: deno task bench [--quick] [--out FILE] [--repeats N] [--or
   --wake-orders N    orders per wake-up latency run (default 200; quick 30)
   --memory-sagas N   sagas waiting for the memory figure (default 10000; quick 500)
   --peer-jobs N      graphile-worker jobs per run (default 20000; quick 2000)
+  --producer-seconds N
+                     seconds of outbox inserts per producer's-cost figure (default 10;
+                     quick 2)
+  --producer-client C
+                     what inserts for that figure: pgbench (C), deno (postgres.js) or
+                     auto: pgbench when it is on PATH (default)
   --data-dir DIR     PostgreSQL data and logs, under .data/ (default .data/bench);
                      graphile-worker and its Node are installed in .data/bench`;
 
 /** graphile-worker and its Node are installed here; default data dir and output too. */
 export const PEER_DIR = ".data/bench";
+
+const PRODUCER_CLIENTS: ProducerClient[] = ["auto", "pgbench", "deno"];
 
 export type BenchArgs = ReturnType<typeof parseBenchArgs>;
 
@@ -35,9 +45,18 @@ export function parseBenchArgs() {
     "wake-orders": { type: "string" },
     "memory-sagas": { type: "string" },
     "peer-jobs": { type: "string" },
+    "producer-seconds": { type: "string" },
+    "producer-client": { type: "string", default: "auto" },
   }, USAGE);
   const int = intOption(USAGE);
   const quick = v.quick;
+  const producerClient = v["producer-client"];
+  if (!PRODUCER_CLIENTS.includes(producerClient as ProducerClient)) {
+    complain(
+      `--producer-client: expected auto, pgbench or deno, got "${producerClient}"\n\n${USAGE}`,
+    );
+    Deno.exit(2);
+  }
   return {
     quick,
     // `deno task` runs in the project's folder: a relative path the user names
@@ -52,5 +71,7 @@ export function parseBenchArgs() {
     wakeOrders: int("wake-orders", v["wake-orders"], quick ? 30 : 200, 5),
     memorySagas: int("memory-sagas", v["memory-sagas"], quick ? 500 : 10_000, 10),
     peerJobs: int("peer-jobs", v["peer-jobs"], quick ? 2000 : 20_000, 10),
+    producerSeconds: int("producer-seconds", v["producer-seconds"], quick ? 2 : 10, 1),
+    producerClient: producerClient as ProducerClient,
   };
 }
