@@ -235,9 +235,9 @@ export function renderReport(r: BenchResults): string {
   );
   const p = x.producer;
   lines.push(
-    `Producer's cost: ${p.client}; ${p.clients} clients for ${p.seconds} s per figure, each ` +
+    `Producer's cost: ${p.client}; ${p.clients} clients for ${p.seconds} s per case, each ` +
       `transaction one single-row INSERT INTO outbox of an OrderPlaced event (its order id from ` +
-      `gen_random_uuid()); the outbox emptied before each figure. Orchestrator running: one ` +
+      `gen_random_uuid()); the outbox emptied before each case. Orchestrator running: one ` +
       `instance, POLL_INTERVAL_MS=${r.settings.pollIntervalMs}, a fresh database each; ` +
       `notifications counted by a LISTEN connection of the benchmark's own.`,
   );
