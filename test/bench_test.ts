@@ -60,6 +60,21 @@ const SPREADS = [
   "results.memory.peakMiB",
   "results.memory.idleRssMiB",
   "results.memory.secondsToWaiting",
+  "results.producer.withoutOrchestrator.noTrigger.tps",
+  "results.producer.withoutOrchestrator.alwaysNotify.tps",
+  "results.producer.withoutOrchestrator.alwaysNotify.ratio",
+  "results.producer.withoutOrchestrator.gatedDisarmed.tps",
+  "results.producer.withoutOrchestrator.gatedDisarmed.ratio",
+  "results.producer.withoutOrchestrator.gatedArmed.tps",
+  "results.producer.withoutOrchestrator.gatedArmed.ratio",
+  "results.producer.withOrchestrator.noTrigger.tps",
+  "results.producer.withOrchestrator.noTrigger.notificationsPerEvent",
+  "results.producer.withOrchestrator.alwaysNotify.tps",
+  "results.producer.withOrchestrator.alwaysNotify.ratio",
+  "results.producer.withOrchestrator.alwaysNotify.notificationsPerEvent",
+  "results.producer.withOrchestrator.gated.tps",
+  "results.producer.withOrchestrator.gated.ratio",
+  "results.producer.withOrchestrator.gated.notificationsPerEvent",
 ];
 
 const NUMBERS = [
@@ -73,6 +88,8 @@ const NUMBERS = [
   "results.peer.jobs",
   "results.peer.concurrency",
   "results.memory.sagas",
+  "results.producer.clients",
+  "results.producer.seconds",
 ];
 
 const STRINGS = [
@@ -80,6 +97,8 @@ const STRINGS = [
   "machine.postgres",
   "results.peer.version",
   "results.peer.node",
+  "results.producer.client",
+  "results.producer.statement",
 ];
 
 function at(obj: unknown, path: string): unknown {
@@ -109,7 +128,9 @@ function walk(value: unknown, path: string) {
 Deno.test("bench --quick writes JSON with every figure, all finite", async () => {
   const id = crypto.randomUUID().slice(0, 8);
   const dataDir = `.data/bench-test-${id}`;
-  const out = `${dataDir}/results.json`;
+  // Outside .data, in a folder that does not exist yet: --out takes any path.
+  const outDir = await Deno.makeTempDir({ prefix: "bench-out-" });
+  const out = `${outDir}/nested/results.json`;
   const child = new Deno.Command(Deno.execPath(), {
     args: [
       ...benchArgs(),
@@ -124,6 +145,8 @@ Deno.test("bench --quick writes JSON with every figure, all finite", async () =>
       "100",
       "--peer-jobs",
       "300",
+      "--producer-seconds",
+      "1",
       "--data-dir",
       dataDir,
       "--out",
@@ -139,8 +162,9 @@ Deno.test("bench --quick writes JSON with every figure, all finite", async () =>
     const text = new TextDecoder().decode(result.stdout) + new TextDecoder().decode(result.stderr);
     assert.equal(result.code, 0, text);
     assert.match(text, /sagas\/s to COMPLETED, 1 instance/);
+    assert.match(text, /producer: outbox inserts\/s, no trigger/);
 
-    const json = JSON.parse(await Deno.readTextFile(new URL(out, ROOT)));
+    const json = JSON.parse(await Deno.readTextFile(out));
     assert.equal(json.mode, "quick");
     for (const path of SPREADS) {
       const s = at(json, path) as Record<string, unknown> | undefined;
@@ -161,6 +185,10 @@ Deno.test("bench --quick writes JSON with every figure, all finite", async () =>
       assert.ok(cpu[group].median > 0, `${group} is ${cpu[group].median}`);
     }
     assert.ok(cpu.machineBusy.median > 0 && cpu.machineBusy.median <= 1);
+    // With the trigger disabled nothing notifies; always-notify does, and our listener hears it.
+    const busy = json.results.producer.withOrchestrator;
+    assert.equal(busy.noTrigger.notificationsPerEvent.median, 0);
+    assert.ok(busy.alwaysNotify.notificationsPerEvent.median > 0);
     for (const path of STRINGS) {
       const v = at(json, path);
       assert.ok(typeof v === "string" && v.length > 0, `${path} missing`);
@@ -168,5 +196,42 @@ Deno.test("bench --quick writes JSON with every figure, all finite", async () =>
     walk(json, "");
   } finally {
     await Deno.remove(new URL(dataDir, ROOT), { recursive: true }).catch(() => {});
+    await Deno.remove(outDir, { recursive: true }).catch(() => {});
+  }
+});
+
+/** Runs the bench with `--out out`; it must refuse at once: exit 2, the path named, nothing started. */
+async function assertRefused(out: string) {
+  const dataDir = `.data/bench-test-${crypto.randomUUID().slice(0, 8)}`;
+  const result = await new Deno.Command(Deno.execPath(), {
+    args: [...benchArgs(), "--quick", "--data-dir", dataDir, "--out", out],
+    cwd: ROOT,
+    env: { NO_COLOR: "1" },
+    stdout: "piped",
+    stderr: "piped",
+    // Refusing takes a second; a bench that started measuring would take minutes.
+    signal: AbortSignal.timeout(60_000),
+  }).output();
+  const stderr = new TextDecoder().decode(result.stderr);
+  assert.equal(result.code, 2, stderr + new TextDecoder().decode(result.stdout));
+  assert.ok(stderr.includes(out), `the message does not name ${out}: ${stderr}`);
+  const started = await Deno.stat(new URL(dataDir, ROOT)).then(() => true, () => false);
+  assert.equal(started, false, "the bench started before refusing --out");
+}
+
+Deno.test("bench refuses an --out it cannot write, before the first measurement", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "bench-out-" });
+  try {
+    // Under a regular file: no folder can be made there, whoever we are.
+    await Deno.writeTextFile(`${dir}/a-file`, "");
+    await assertRefused(`${dir}/a-file/results.json`);
+    // A read-only folder stops everyone but root.
+    if (Deno.uid() !== 0) {
+      await Deno.mkdir(`${dir}/read-only`, { mode: 0o500 });
+      await assertRefused(`${dir}/read-only/results.json`);
+    }
+  } finally {
+    await Deno.chmod(`${dir}/read-only`, 0o700).catch(() => {});
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
   }
 });

@@ -3,8 +3,9 @@
 // orchestrator processes; every figure measured `--repeats` times (median and
 // min–max); a table on stdout and JSON at `--out`.
 //
-//   deno task bench [--quick] [--out .data/bench/results.json] [--repeats N] [--orders N]
-//     [--wake-orders N] [--memory-sagas N] [--peer-jobs N] [--data-dir DIR]
+//   deno task bench [--quick] [--out FILE] [--repeats N] [--orders N]
+//     [--wake-orders N] [--memory-sagas N] [--peer-jobs N] [--producer-seconds N]
+//     [--producer-client auto|pgbench|deno] [--data-dir DIR]
 import { resolve } from "node:path";
 import postgres from "postgres";
 import { ProcessGroup } from "../demo/processes.ts";
@@ -16,6 +17,9 @@ import { describeMachine, loadAverage } from "./machine.ts";
 import { measureMemory } from "./memory.ts";
 import { installPeer, measurePeer } from "./peer.ts";
 import { parseBenchArgs, PEER_DIR } from "./args.ts";
+import { unwritableReason } from "./output_file.ts";
+import { measureProducerCost } from "./producer_cost.ts";
+import { chooseProducerLoad, PRODUCER_STATEMENT, type ProducerLoad } from "./producer_load.ts";
 import { renderReport } from "./report.ts";
 import { assembleResults, STEPS_PER_SAGA } from "./results.ts";
 import { percentile } from "./stats.ts";
@@ -29,6 +33,8 @@ const POLL_INTERVAL_MS = 100;
 const DB_POOL_SIZE = DEFAULT_DB_POOL_SIZE;
 const SAGA_CONCURRENCY = DEFAULT_SAGA_CONCURRENCY;
 const PEER_CONCURRENCY = 10;
+// An edge API's pool inserting events: the producer's-cost figure.
+const PRODUCER_CLIENTS = 16;
 
 async function postgresVersion(adminUrl: string): Promise<string> {
   const sql = postgres(adminUrl, { max: 1, onnotice: () => {} });
@@ -42,6 +48,18 @@ async function postgresVersion(adminUrl: string): Promise<string> {
 
 async function main(): Promise<number> {
   const args = parseBenchArgs();
+  const unwritable = await unwritableReason(args.out);
+  if (unwritable !== undefined) {
+    complain(`--out ${args.out}: cannot write the results there (${unwritable})`);
+    return 2;
+  }
+  let producerLoad: ProducerLoad;
+  try {
+    producerLoad = await chooseProducerLoad(args.producerClient);
+  } catch (err) {
+    complain((err as Error).message);
+    return 2;
+  }
   const startedAt = new Date().toISOString();
   const progress = new ProgressLine(2000);
   const group = new ProcessGroup({ 3: 12_000, 2: 3000, 1: 15_000 });
@@ -60,7 +78,7 @@ async function main(): Promise<number> {
       `${machine.memoryGiB} GiB RAM`,
   );
   const R = args.repeats;
-  const phases = 10;
+  const phases = 11;
   let phase = 0;
   const status = (label: string, run: number, detail = "") =>
     progress.update(
@@ -175,6 +193,17 @@ async function main(): Promise<number> {
             status(`memory, ${args.memorySagas} sagas waiting`, run, `${n} waiting on the capture`),
         }),
     );
+
+    const producerLabel =
+      `producer's cost, ${PRODUCER_CLIENTS} clients × ${args.producerSeconds} s per case`;
+    const producer = await repeat(producerLabel, (run) =>
+      measureProducerCost(e, {
+        load: producerLoad,
+        clients: PRODUCER_CLIENTS,
+        seconds: args.producerSeconds,
+        pollIntervalMs: POLL_INTERVAL_MS,
+        onStep: (step) => status(producerLabel, run, step),
+      }));
     progress.done();
     machine.loadAverageAfter = await loadAverage();
 
@@ -190,6 +219,13 @@ async function main(): Promise<number> {
         unbatched,
         batched,
         memory,
+        producer: {
+          client: producerLoad.name,
+          clients: PRODUCER_CLIENTS,
+          seconds: args.producerSeconds,
+          statement: PRODUCER_STATEMENT,
+          runs: producer,
+        },
       },
       {
         mode: args.quick ? "quick" : "full",

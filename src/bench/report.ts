@@ -28,6 +28,33 @@ export interface CpuFigures {
   machineBusy: Spread;
 }
 
+/** Outbox insert transactions/s in one case of the producer's cost. */
+export interface ProducerCase {
+  tps: Spread;
+  /** This case's transactions/s divided by no trigger's, run by run. */
+  ratio: Spread;
+}
+
+export interface ProducerFigures {
+  client: string;
+  clients: number;
+  seconds: number;
+  /** The one statement of every transaction. */
+  statement: string;
+  withoutOrchestrator: {
+    noTrigger: { tps: Spread };
+    alwaysNotify: ProducerCase;
+    gatedDisarmed: ProducerCase;
+    gatedArmed: ProducerCase;
+  };
+  /** One instance consuming; notifications counted by the benchmark's own LISTEN connection. */
+  withOrchestrator: {
+    noTrigger: { tps: Spread; notificationsPerEvent: Spread };
+    alwaysNotify: ProducerCase & { notificationsPerEvent: Spread };
+    gated: ProducerCase & { notificationsPerEvent: Spread };
+  };
+}
+
 export interface BenchResults {
   benchmark: "order-saga-orchestrator";
   mode: "full" | "quick";
@@ -89,6 +116,8 @@ export interface BenchResults {
       idleRssMiB: Spread;
       secondsToWaiting: Spread;
     };
+    /** The producer's cost: outbox inserts/s with and without the NOTIFY trigger. */
+    producer: ProducerFigures;
   };
 }
 
@@ -193,6 +222,7 @@ export function renderReport(r: BenchResults): string {
     row("  peak RSS (VmHWM) at that point", x.memory.peakMiB, "MiB"),
     row("  RSS idle, same process before the orders", x.memory.idleRssMiB, "MiB"),
     row("  time until all were waiting", x.memory.secondsToWaiting, "s"),
+    ...producerRows(x.producer),
   ];
   lines.push(table(["measurement", "median", "min–max", "unit"], rows));
   lines.push("");
@@ -203,5 +233,35 @@ export function renderReport(r: BenchResults): string {
       `the engine's group commit wrote them, plus intake (batches of 100): the engine's own SQL, ` +
       `from one Deno client.`,
   );
+  const p = x.producer;
+  lines.push(
+    `Producer's cost: ${p.client}; ${p.clients} clients for ${p.seconds} s per case, each ` +
+      `transaction one single-row INSERT INTO outbox of an OrderPlaced event (its order id from ` +
+      `gen_random_uuid()); the outbox emptied before each case. Orchestrator running: one ` +
+      `instance, POLL_INTERVAL_MS=${r.settings.pollIntervalMs}, a fresh database each; ` +
+      `notifications counted by a LISTEN connection of the benchmark's own.`,
+  );
   return lines.join("\n");
+}
+
+function producerRows(p: ProducerFigures): string[][] {
+  const idle = p.withoutOrchestrator;
+  const busy = p.withOrchestrator;
+  const ratio = (s: Spread) => row("    ÷ no trigger", s, "ratio", 2);
+  return [
+    row(`producer: outbox inserts/s, no trigger (${p.clients} clients)`, idle.noTrigger.tps, "tps"),
+    row("  always-notify trigger (before the gate)", idle.alwaysNotify.tps, "tps"),
+    ratio(idle.alwaysNotify.ratio),
+    row("  gated trigger, gate disarmed (as while busy)", idle.gatedDisarmed.tps, "tps"),
+    ratio(idle.gatedDisarmed.ratio),
+    row("  gated trigger, gate armed (as while idle)", idle.gatedArmed.tps, "tps"),
+    ratio(idle.gatedArmed.ratio),
+    row("producer, orchestrator consuming: no trigger (polling)", busy.noTrigger.tps, "tps"),
+    row("  always-notify trigger (before the gate)", busy.alwaysNotify.tps, "tps"),
+    ratio(busy.alwaysNotify.ratio),
+    row("    notifications per event", busy.alwaysNotify.notificationsPerEvent, "NOTIFYs", 3),
+    row("  gated trigger", busy.gated.tps, "tps"),
+    ratio(busy.gated.ratio),
+    row("    notifications per event", busy.gated.notificationsPerEvent, "NOTIFYs", 3),
+  ];
 }

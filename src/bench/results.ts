@@ -4,7 +4,8 @@ import type { CeilingResult } from "./ceiling.ts";
 import type { Machine } from "./machine.ts";
 import type { MemoryResult } from "./memory.ts";
 import type { PeerResult } from "./peer.ts";
-import type { BenchResults, CeilingFigures, CpuFigures } from "./report.ts";
+import type { ProducerCostRun } from "./producer_cost.ts";
+import type { BenchResults, CeilingFigures, CpuFigures, ProducerFigures } from "./report.ts";
 import { mapSpread, type Spread, spread } from "./stats.ts";
 import type { ThroughputResult } from "./throughput.ts";
 import type { LatencyResult } from "./wakeup.ts";
@@ -19,6 +20,15 @@ export interface CeilingRuns {
   runs: CeilingResult[];
 }
 
+export interface ProducerRuns {
+  /** What inserted: pgbench and its version, or the Deno fallback. */
+  client: string;
+  clients: number;
+  seconds: number;
+  statement: string;
+  runs: ProducerCostRun[];
+}
+
 export interface RawRuns {
   one: ThroughputResult[];
   two: ThroughputResult[];
@@ -31,6 +41,7 @@ export interface RawRuns {
   unbatched: PeerResult[];
   batched: PeerResult[];
   memory: MemoryResult[];
+  producer: ProducerRuns;
 }
 
 export interface Meta {
@@ -74,6 +85,41 @@ function latency(runs: LatencyResult[], which: "wake" | "e2e") {
   return which === "wake"
     ? { p50Ms: of(runs, (r) => r.wakeP50Ms), p99Ms: of(runs, (r) => r.wakeP99Ms) }
     : { p50Ms: of(runs, (r) => r.e2eP50Ms), p99Ms: of(runs, (r) => r.e2eP99Ms) };
+}
+
+/** Transactions/s of each case, and each trigger's divided by no trigger's, run by run. */
+function producer(p: ProducerRuns): ProducerFigures {
+  const idle = p.runs.map((r) => r.withoutOrchestrator);
+  const busy = p.runs.map((r) => r.withOrchestrator);
+  const idleCase = (key: keyof ProducerCostRun["withoutOrchestrator"]) => ({
+    tps: of(idle, (r) => r[key].tps),
+    ratio: of(idle, (r) => r[key].tps / r.noTrigger.tps),
+  });
+  const busyCase = (key: keyof ProducerCostRun["withOrchestrator"]) => ({
+    tps: of(busy, (r) => r[key].tps),
+    ratio: of(busy, (r) => r[key].tps / r.noTrigger.tps),
+    notificationsPerEvent: of(busy, (r) => r[key].notifications / r[key].events),
+  });
+  return {
+    client: p.client,
+    clients: p.clients,
+    seconds: p.seconds,
+    statement: p.statement,
+    withoutOrchestrator: {
+      noTrigger: { tps: of(idle, (r) => r.noTrigger.tps) },
+      alwaysNotify: idleCase("alwaysNotify"),
+      gatedDisarmed: idleCase("gatedDisarmed"),
+      gatedArmed: idleCase("gatedArmed"),
+    },
+    withOrchestrator: {
+      noTrigger: {
+        tps: of(busy, (r) => r.noTrigger.tps),
+        notificationsPerEvent: of(busy, (r) => r.noTrigger.notifications / r.noTrigger.events),
+      },
+      alwaysNotify: busyCase("alwaysNotify"),
+      gated: busyCase("gated"),
+    },
+  };
 }
 
 export function assembleResults(raw: RawRuns, meta: Meta): BenchResults {
@@ -136,6 +182,7 @@ export function assembleResults(raw: RawRuns, meta: Meta): BenchResults {
         idleRssMiB: of(raw.memory, (m) => m.idleRssMiB),
         secondsToWaiting: of(raw.memory, (m) => m.secondsToWaiting),
       },
+      producer: producer(raw.producer),
     },
   };
 }
