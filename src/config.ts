@@ -44,6 +44,10 @@ export interface Config {
   /** Stately inspector WebSocket (opt-in). */
   inspectUrl: string | undefined;
   dbPoolSize: number;
+  /** Finished sagas and processed events older than this are deleted; 0 keeps everything. */
+  retentionSeconds: number;
+  /** How often the retention sweep runs. */
+  maintenanceIntervalMs: number;
   /** Bounds on every statement's waits (client.ts SessionLimits). */
   dbLimits: SessionLimits;
 }
@@ -223,6 +227,8 @@ export function loadConfig(env: Env, defaults: { hostname: string; pid: number }
     shutdownGraceMs: int(env, "SHUTDOWN_GRACE_MS", 10_000, 0, 600_000),
     inspectUrl: env.INSPECT_URL ? url(env, "INSPECT_URL", "", ["ws:", "wss:"]) : undefined,
     dbPoolSize: int(env, "DB_POOL_SIZE", DEFAULT_DB_POOL_SIZE, 1, 1000),
+    retentionSeconds: int(env, "RETENTION_SECONDS", 30 * 24 * 3600, 0, 100 * 365 * 24 * 3600),
+    maintenanceIntervalMs: int(env, "MAINTENANCE_INTERVAL_MS", 60_000, 100, 86_400_000),
     dbLimits: {
       lockTimeoutMs: int(
         env,

@@ -8,11 +8,12 @@ import { Counter, Gauge, Histogram, Registry } from "prom-client";
 import type { SagaHooks } from "./engine/saga_runner.ts";
 import type { WakeSource } from "../machines/supervisor.ts";
 import type { Logger } from "./log.ts";
+import type { RetentionHooks } from "./engine/retention.ts";
 
 export type MetricsHooks = Required<Pick<SagaHooks, "onStarted" | "onStep" | "onFinished">> & {
   onWake(source: WakeSource): void;
   onWrite(transitions: number): void;
-};
+} & Required<RetentionHooks>;
 
 export interface MetricsSources {
   /** Sagas this instance is running now (the pool's size). */
@@ -21,6 +22,8 @@ export interface MetricsSources {
   listening?: () => boolean;
   /** Outbox events still PENDING; may reject (database down). */
   outboxPending?: () => Promise<number>;
+  /** Age in seconds of the oldest finished saga retention still keeps; may reject. */
+  oldestFinishedAge?: () => Promise<number>;
 }
 
 export interface Metrics {
@@ -41,6 +44,10 @@ const BATCH_BUCKETS = [1, 2, 4, 8, 16, 32, 64, 128, 256];
 
 // Steps are HTTP calls with timeouts of seconds: buckets from 5 ms to 30 s.
 const STEP_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+
+// A retention sweep is a few short batches: from milliseconds to a minute.
+const SWEEP_BUCKETS = [0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60];
+const RETAINED_TABLES = ["order_ledger", "saga_step", "saga_history", "outbox"] as const;
 
 const WAKE_SOURCES: WakeSource[] = ["notify", "poll", "relisten", "timer", "capacity", "start"];
 const FINISHED: string[] = ["COMPLETED", "CANCELLED", "NEEDS_ATTENTION"];
@@ -117,8 +124,29 @@ export function createMetrics(opts: { logger?: Logger } = {}): Metrics {
       this.set(await outboxOnce());
     },
   });
+  const retentionDeleted = new Counter({
+    name: "orchestrator_retention_deleted_total",
+    help: "Rows the retention sweep deleted, by table.",
+    labelNames: ["table"],
+    registers: [registry],
+  });
+  const sweepDuration = new Histogram({
+    name: "orchestrator_retention_sweep_duration_seconds",
+    help: "Duration of one retention sweep, in seconds.",
+    buckets: SWEEP_BUCKETS,
+    registers: [registry],
+  });
+  new Gauge({
+    name: "orchestrator_retention_oldest_finished_age_seconds",
+    help: "Age of the oldest finished saga still kept (NaN when the database did not answer).",
+    registers: [registry],
+    async collect() {
+      this.set(await bounded(sources.oldestFinishedAge, "oldest finished saga"));
+    },
+  });
 
   // Zero series up front: a rate() over a counter that appears late misses its first increase.
+  for (const table of RETAINED_TABLES) retentionDeleted.inc({ table }, 0);
   for (const source of WAKE_SOURCES) wakeups.inc({ source }, 0);
   for (const status of FINISHED) finished.inc({ status }, 0);
 
@@ -130,18 +158,23 @@ export function createMetrics(opts: { logger?: Logger } = {}): Metrics {
     return scrape;
   }
 
-  async function countOutbox(): Promise<number> {
-    if (!sources.outboxPending) return Number.NaN;
+  function countOutbox(): Promise<number> {
+    return bounded(sources.outboxPending, "outbox count");
+  }
+
+  /** A database-backed value that never fails or stalls a scrape: NaN instead. */
+  async function bounded(source: (() => Promise<number>) | undefined, what: string) {
+    if (!source) return Number.NaN;
     let timer: ReturnType<typeof setTimeout> | undefined;
     try {
       return await Promise.race([
-        sources.outboxPending(),
+        source(),
         new Promise<number>((_, reject) => {
           timer = setTimeout(() => reject(new Error("timed out")), OUTBOX_QUERY_TIMEOUT_MS);
         }),
       ]);
     } catch (err) {
-      opts.logger?.warn({ err: String(err) }, "Metrics: outbox count unavailable");
+      opts.logger?.warn({ err: String(err) }, `Metrics: ${what} unavailable`);
       return Number.NaN;
     } finally {
       clearTimeout(timer);
@@ -169,6 +202,8 @@ export function createMetrics(opts: { logger?: Logger } = {}): Metrics {
       onFinished: safe((status: string) => finished.inc({ status })),
       onWake: safe((source: WakeSource) => wakeups.inc({ source })),
       onWrite: safe((transitions: number) => batches.observe(transitions)),
+      onDeleted: safe((table: string, rows: number) => retentionDeleted.inc({ table }, rows)),
+      onSweep: safe((seconds: number) => sweepDuration.observe(seconds)),
     },
     observe(s) {
       sources = { ...sources, ...s };

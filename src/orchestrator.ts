@@ -14,13 +14,14 @@ import type { RunnerDeps, SagaHooks } from "./engine/saga_runner.ts";
 import { annotateCycle, traceCycle, withTransitionSpans } from "./telemetry.ts";
 import { createWatchdog, stallLimitMs } from "./engine/watchdog.ts";
 import { armWakeup, disarmWakeup } from "./db/wakeup_gate.ts";
+import { type RetentionHooks, startRetention } from "./engine/retention.ts";
 
 export interface OrchestratorDeps {
   config: Config;
   sql: Sql;
   databaseUrl: string;
   logger: Logger;
-  hooks?: SagaHooks & {
+  hooks?: SagaHooks & RetentionHooks & {
     onWake?(source: WakeSource): void;
     /** One statement committed this many transitions (group commit). */
     onWrite?(transitions: number): void;
@@ -140,6 +141,8 @@ export function createOrchestrator(deps: OrchestratorDeps) {
     inspect: deps.inspect,
   });
 
+  let retention: ReturnType<typeof startRetention> | undefined;
+
   return {
     pool,
     supervisor,
@@ -148,6 +151,15 @@ export function createOrchestrator(deps: OrchestratorDeps) {
     start() {
       pool.startHeartbeat();
       supervisor.start();
+      if (config.retentionSeconds > 0) {
+        retention = startRetention({
+          sql,
+          logger,
+          retentionSeconds: config.retentionSeconds,
+          intervalMs: config.maintenanceIntervalMs,
+          hooks: deps.hooks,
+        });
+      }
     },
     /**
      * Stop claiming, drain, release leases. The caller closes the pool
@@ -155,6 +167,7 @@ export function createOrchestrator(deps: OrchestratorDeps) {
      * instances resume these sagas once the leases expire).
      */
     stop: async () => {
+      await retention?.stop();
       await supervisor.stop();
       return drained;
     },

@@ -107,7 +107,9 @@ export function startRetention(opts: RetentionOptions & { intervalMs: number }) 
   const tick = () => {
     timer = setTimeout(() => {
       running = sweepOnce(opts)
-        .catch((err) => opts.logger.warn({ err: String(err) }, "Retention sweep failed; will retry"))
+        .catch((err) =>
+          opts.logger.warn({ err: String(err) }, "Retention sweep failed; will retry")
+        )
         .finally(() => {
           if (!stopped) tick();
         });

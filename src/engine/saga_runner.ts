@@ -22,6 +22,7 @@ import type { StepInput, StepOutput } from "../../machines/order_types.ts";
 import { SnapshotError } from "../errors.ts";
 import { crashPoint } from "../crash_points.ts";
 import { pureTransition } from "./pure_transition.ts";
+import { storedBody, storedEvent } from "./stored_outcome.ts";
 import {
   type Pending,
   pendingFrom,
@@ -186,7 +187,7 @@ async function runTurns(
             name: pending.step,
             outcome: out.outcome,
             httpStatus: out.status,
-            body: out.body ?? null,
+            body: storedBody(out.body),
           };
         }
       }
@@ -242,9 +243,14 @@ async function runTurns(
       clearRetry: retryRequested,
       lastError: null,
       step,
-      // The applied event is kept whole, so a saga can be replayed exactly
-      // from its input and its history (e.g. into the Stately inspector).
-      history: { event: historyEvent, from, to, detail: { ...(detail ?? {}), event } },
+      // The applied event is kept (minus a response body no transition reads),
+      // so a saga can be replayed exactly from its input and its history.
+      history: {
+        event: historyEvent,
+        from,
+        to,
+        detail: { ...(detail ?? {}), event: storedEvent(event) },
+      },
     });
     if (!result) return;
     deps.hooks?.onTransition?.({
