@@ -1,0 +1,193 @@
+// Performance must not degrade as history accumulates. With 1,000,000
+// finished sagas and 1,000,000 processed events kept (generated with SQL),
+// every query the claim loop, intake, the admin API, the metrics scrape and
+// the retention sweep run stays index-driven: no sequential scan of the big
+// tables, and a bounded number of rows read, whatever the tables hold. The
+// plans are the ones PostgreSQL really ran (auto_explain, actual rows).
+import assert from "node:assert/strict";
+import postgres from "postgres";
+import * as q from "../src/db/queries.ts";
+import * as m from "../src/db/maintenance.ts";
+import { freshDatabase, type TestDatabase } from "./helpers/db.ts";
+import {
+  type ExplainedStatement,
+  type PlanSession,
+  planSession,
+  rowsExamined,
+  seqScans,
+} from "./helpers/plans.ts";
+
+const BIG = ["order_ledger", "outbox", "saga_history", "saga_step"] as const;
+const FINISHED = 1_000_000;
+const ME = "plans-test";
+
+async function seed(url: string) {
+  // A connection of its own: seeding takes longer than the product's statement timeout.
+  const db = { sql: postgres(url, { max: 1, onnotice: () => {} }) };
+  await db.sql.unsafe(`SET synchronous_commit = off`);
+  // Seeding is not what is measured: no NOTIFY per generated event.
+  await db.sql.unsafe(`ALTER TABLE outbox DISABLE TRIGGER USER`);
+  // A month of finished sagas and their events; history and steps for one in ten.
+  await db.sql.unsafe(`
+    INSERT INTO order_ledger (order_id, status, state, snapshot, machine_version, created_at,
+      updated_at, finished_at)
+    SELECT gen_random_uuid(), s, lower(s), '{}'::jsonb, 'order-saga@1', at, at, at
+    FROM (SELECT CASE WHEN i % 10 = 0 THEN 'CANCELLED' ELSE 'COMPLETED' END AS s,
+      now() - (i % 2592000) * interval '1 second' AS at
+      FROM generate_series(1, ${FINISHED}) i) g`);
+  await db.sql.unsafe(`
+    INSERT INTO saga_history (order_id, event, to_state, at)
+    SELECT order_id, 'OrderPlaced', state, created_at FROM order_ledger
+    WHERE order_id < '1a000000-0000-0000-0000-000000000000'`);
+  await db.sql.unsafe(`
+    INSERT INTO saga_step (order_id, step, outcome, http_status)
+    SELECT order_id, 'createOrder', 'ok', 201 FROM order_ledger
+    WHERE order_id < '1a000000-0000-0000-0000-000000000000'`);
+  await db.sql.unsafe(`
+    INSERT INTO outbox (order_id, event_type, payload, status, processed_at, created_at)
+    SELECT order_id, 'OrderPlaced', '{}'::jsonb, 'PROCESSED', created_at, created_at
+    FROM order_ledger`);
+  // What is live: running and parked sagas, pending and dead events.
+  await db.sql.unsafe(`
+    INSERT INTO order_ledger (order_id, status, state, snapshot, machine_version, run_at,
+      lease_owner, lease_until)
+    SELECT gen_random_uuid(), CASE WHEN i % 10 = 0 THEN 'NEEDS_ATTENTION' ELSE 'RUNNING' END,
+      CASE WHEN i % 3 = 0 THEN 'capturingPayment' ELSE 'reservingInventory' END, '{}'::jsonb,
+      'order-saga@1', now() - interval '1 second',
+      CASE WHEN i % 2 = 0 THEN 'someone' END,
+      CASE WHEN i % 2 = 0 THEN now() + interval '1 minute' END
+    FROM generate_series(1, 1000) i`);
+  await db.sql.unsafe(`
+    INSERT INTO outbox (order_id, event_type, payload, status)
+    SELECT gen_random_uuid(), 'OrderPlaced', '{}'::jsonb,
+      CASE WHEN i % 10 = 0 THEN 'DEAD' ELSE 'PENDING' END
+    FROM generate_series(1, 200) i`);
+  await db.sql.unsafe(`ALTER TABLE outbox ENABLE TRIGGER USER`);
+  await db.sql.unsafe(`ANALYZE`);
+  await db.sql.end({ timeout: 2 });
+}
+
+let shared: { db: TestDatabase; session: PlanSession; someOrder: string } | undefined;
+async function setup() {
+  if (shared) return shared;
+  const db = await freshDatabase();
+  const started = Date.now();
+  await seed(db.url);
+  console.log(`seeded ${FINISHED} finished sagas and events in ${Date.now() - started} ms`);
+  const [row] = await db.sql<{ order_id: string }[]>`
+    SELECT order_id FROM order_ledger WHERE status = 'COMPLETED' LIMIT 1`;
+  shared = { db, session: await planSession(db.url), someOrder: row!.order_id };
+  return shared;
+}
+
+/** Runs `fn`, then checks every statement it ran: no seq scan of a big table, few rows read. */
+async function assertIndexDriven(
+  name: string,
+  fn: Parameters<PlanSession["explain"]>[0],
+  maxRows: number,
+) {
+  const { session } = await setup();
+  const statements: ExplainedStatement[] = await session.explain(fn);
+  assert.ok(statements.length > 0, `${name}: a plan was captured`);
+  for (const s of statements) {
+    assert.deepEqual(seqScans(s.plan, BIG), [], `${name}: no sequential scan\n${s.text}`);
+    const rows = rowsExamined(s.plan, BIG);
+    assert.ok(rows <= maxRows, `${name}: ${rows} rows read (at most ${maxRows})\n${s.text}`);
+  }
+  return statements;
+}
+
+// One test per family, sharing the seeded database (seeding is the slow part).
+Deno.test("with a million finished sagas and events kept, the claim loop's queries stay index-driven", async () => {
+  await assertIndexDriven("claimSagas", (sql) => q.claimSagas(sql, ME, 256, 10_000), 2_000);
+  await assertIndexDriven("claimOutbox", (sql) => q.claimOutbox(sql as never, 100), 1_000);
+  await assertIndexDriven("idleCheck (next wake-up)", (sql) => q.idleCheck(sql, ME), 2_000);
+  await assertIndexDriven(
+    "renewLeases",
+    async (sql) => {
+      const ids = await sql<{ order_id: string }[]>`
+        SELECT order_id FROM order_ledger WHERE status = 'RUNNING' LIMIT 100`;
+      return q.renewLeases(sql, "someone", ids.map((r) => r.order_id), 10_000);
+    },
+    2_000,
+  );
+  await assertIndexDriven("releaseLeases", (sql) => q.releaseLeases(sql, "someone"), 2_000);
+});
+
+Deno.test("…intake's queries stay index-driven", async () => {
+  const { someOrder } = await setup();
+  await assertIndexDriven(
+    "insertSagas (a duplicate and a new one)",
+    (sql) =>
+      q.insertSagas(
+        sql as never,
+        [someOrder, crypto.randomUUID()].map((id, i) => ({
+          order_id: id,
+          state: "creatingOrder",
+          snapshot: {},
+          machine_version: "order-saga@1",
+          pending: null,
+          source_event_id: String(i + 1),
+          claim: true,
+        })),
+        ME,
+        10_000,
+      ),
+    100,
+  );
+  await assertIndexDriven(
+    "requestCancels",
+    (sql) => q.requestCancels(sql as never, [{ order_id: someOrder, reason: "r" }], ME),
+    100,
+  );
+  await assertIndexDriven("pendingOutboxIds", (sql) => q.pendingOutboxIds(sql, 100), 1_000);
+});
+
+Deno.test("…the admin API's and the metrics scrape's queries stay index-driven", async () => {
+  const { someOrder } = await setup();
+  for (const statuses of [q.SAGA_STATUSES, ["COMPLETED"], ["NEEDS_ATTENTION"]] as const) {
+    await assertIndexDriven(
+      `listSagas ${statuses.join(",")}`,
+      (sql) => q.listSagas(sql, { statuses, state: null, after: null, limit: 51 }),
+      51 * statuses.length,
+    );
+  }
+  await assertIndexDriven(
+    "listSagas by state among unfinished sagas",
+    (sql) =>
+      q.listSagas(sql, {
+        statuses: ["RUNNING", "NEEDS_ATTENTION"],
+        state: "capturingPayment",
+        after: null,
+        limit: 51,
+      }),
+    2_000,
+  );
+  await assertIndexDriven("getSaga", (sql) => q.getSaga(sql, someOrder), 10);
+  await assertIndexDriven("sagaHistory", (sql) => q.sagaHistory(sql, someOrder, 1000), 1000);
+  await assertIndexDriven("countPendingOutbox", (sql) => q.countPendingOutbox(sql), 1_000);
+  await assertIndexDriven(
+    "oldestFinishedAgeSeconds",
+    (sql) => m.oldestFinishedAgeSeconds(sql),
+    10,
+  );
+});
+
+Deno.test("…the retention sweep's statements stay index-driven", async () => {
+  // 29 days: the oldest tenth or so of the seeded month is due.
+  const retention = 29 * 24 * 3600;
+  const [deleted] = await assertIndexDriven(
+    "deleteFinishedSagas",
+    (sql) => m.deleteFinishedSagas(sql as never, retention, 500),
+    5_000,
+  );
+  assert.match(deleted!.text, /doomed/);
+  await assertIndexDriven(
+    "deleteProcessedEvents",
+    (sql) => m.deleteProcessedEvents(sql as never, retention, 500),
+    2_000,
+  );
+  const { db, session } = await setup();
+  await session.close();
+  await db.drop();
+});
