@@ -66,6 +66,13 @@ export class FaultInjector {
   #initial: FaultConfig;
   #config: FaultConfig = {};
   #remaining: number[] = [];
+  // The demo adds a rule per flaky order, tens of thousands of them: indexed
+  // by order id, so a request looks only at its own order's rules and the
+  // few without one, instead of scanning them all (the services then cost
+  // the demo more CPU than the orchestrator it is meant to show).
+  #generic: number[] = [];
+  #byOrder = new Map<string, number[]>();
+  #liveOrderRules = 0;
   // Aborted on close so a hanging rule never holds a server's shutdown hostage.
   #closing = new AbortController();
 
@@ -79,6 +86,16 @@ export class FaultInjector {
     const parsed = faultConfigSchema.parse(config);
     this.#config = parsed;
     this.#remaining = (parsed.rules ?? []).map((rule) => rule.times ?? Infinity);
+    this.#generic = [];
+    this.#byOrder = new Map();
+    this.#liveOrderRules = 0;
+    (parsed.rules ?? []).forEach((rule, i) => {
+      if (rule.orderId === undefined) return void this.#generic.push(i);
+      const list = this.#byOrder.get(rule.orderId);
+      if (list) list.push(i);
+      else this.#byOrder.set(rule.orderId, [i]);
+      if ((this.#remaining[i] ?? 0) > 0) this.#liveOrderRules++;
+    });
   }
 
   /** Back to the configuration given at start, with every rule's tries restored. */
@@ -97,9 +114,7 @@ export class FaultInjector {
 
   /** True when some rule with tries left needs the body's order_id to decide. */
   get wantsBodyOrderId(): boolean {
-    return (this.#config.rules ?? []).some((rule, i) =>
-      rule.orderId !== undefined && (this.#remaining[i] ?? 0) > 0
-    );
+    return this.#liveOrderRules > 0;
   }
 
   latency(): number {
@@ -110,15 +125,26 @@ export class FaultInjector {
   /** Finds the first matching rule with tries left and uses up one try. */
   take(target: FaultTarget): FaultRule | undefined {
     const rules = this.#config.rules ?? [];
-    for (let i = 0; i < rules.length; i++) {
+    for (const i of this.#candidates(target)) {
       const rule = rules[i]!;
       const left = this.#remaining[i] ?? 0;
       if (left > 0 && matches(rule, target)) {
         this.#remaining[i] = left - 1;
+        if (left === 1 && rule.orderId !== undefined) this.#liveOrderRules--;
         return rule;
       }
     }
     return undefined;
+  }
+
+  /** Indexes of the rules that could match, in configuration order (first match wins). */
+  #candidates(target: FaultTarget): number[] {
+    if (this.#byOrder.size === 0) return this.#generic;
+    const ids = new Set(target.path.split("/").map(safeDecode));
+    if (target.bodyOrderId !== undefined) ids.add(target.bodyOrderId);
+    const found = [...ids].flatMap((id) => this.#byOrder.get(id) ?? []);
+    if (found.length === 0) return this.#generic;
+    return [...this.#generic, ...found].sort((a, b) => a - b);
   }
 
   /** One roll of the random error rate. */

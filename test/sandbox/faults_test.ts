@@ -152,3 +152,27 @@ Deno.test("a rule without times fails forever", () => {
   for (let i = 0; i < 100; i++) assert.ok(faults.take({ method: "GET", path: "/x" }));
   assert.equal(faults.take({ method: "GET", path: "/y" }), undefined);
 });
+
+Deno.test("rules indexed by order id keep configuration order, and stop asking for bodies once spent", () => {
+  const faults = new FaultInjector({
+    rules: [
+      { path: "/reservations", orderId: "o-1", status: 500, times: 1 },
+      { path: "/reservations", status: 502, times: 1 },
+      { path: "/reservations", orderId: "o-1", status: 503, times: 1 },
+      ...Array.from({ length: 10_000 }, (_, i) => ({ orderId: `other-${i}`, times: 1 })),
+    ],
+  });
+  const req = (bodyOrderId?: string) => ({ method: "POST", path: "/reservations", bodyOrderId });
+  assert.equal(faults.take(req("o-1"))?.status, 500, "its own rule first, as configured");
+  assert.equal(faults.take(req("o-1"))?.status, 502, "then the generic one, which comes before");
+  assert.equal(faults.take(req("o-2")), undefined, "another order: no rule of its own left");
+  assert.equal(faults.take(req("o-1"))?.status, 503);
+  assert.equal(
+    faults.take({ method: "DELETE", path: "/reservations/other-7" })?.orderId,
+    "other-7",
+  );
+  assert.equal(faults.wantsBodyOrderId, true);
+  const spent = new FaultInjector({ rules: [{ orderId: "x", times: 1 }] });
+  spent.take({ method: "GET", path: "/x" });
+  assert.equal(spent.wantsBodyOrderId, false, "no rule left needs a body's order id");
+});
