@@ -44,6 +44,8 @@ export interface Config {
   /** Stately inspector WebSocket (opt-in). */
   inspectUrl: string | undefined;
   dbPoolSize: number;
+  /** Bounds of each downstream service's adaptive concurrency limit, per instance. */
+  serviceConcurrency: { min: number; max: number };
   /** Finished sagas and processed events older than this are deleted; 0 keeps everything. */
   retentionSeconds: number;
   /** How often the retention sweep runs. */
@@ -139,6 +141,19 @@ function database(env: Env): Config["database"] {
   };
 }
 
+function serviceConcurrency(env: Env): Config["serviceConcurrency"] {
+  const max = int(env, "SERVICE_CONCURRENCY_MAX", 128, 1, 100_000);
+  const min = int(env, "SERVICE_CONCURRENCY_MIN", Math.min(2, max), 1, 100_000);
+  if (min > max) {
+    throw new ConfigError(
+      "SERVICE_CONCURRENCY_MIN",
+      `at most SERVICE_CONCURRENCY_MAX (${max})`,
+      String(min),
+    );
+  }
+  return { min, max };
+}
+
 export function loadConfig(env: Env, defaults: { hostname: string; pid: number }): Config {
   const logLevel = str(env, "LOG_LEVEL", "info");
   if (!LOG_LEVELS.includes(logLevel)) {
@@ -227,6 +242,7 @@ export function loadConfig(env: Env, defaults: { hostname: string; pid: number }
     shutdownGraceMs: int(env, "SHUTDOWN_GRACE_MS", 10_000, 0, 600_000),
     inspectUrl: env.INSPECT_URL ? url(env, "INSPECT_URL", "", ["ws:", "wss:"]) : undefined,
     dbPoolSize: int(env, "DB_POOL_SIZE", DEFAULT_DB_POOL_SIZE, 1, 1000),
+    serviceConcurrency: serviceConcurrency(env),
     retentionSeconds: int(env, "RETENTION_SECONDS", 30 * 24 * 3600, 0, 100 * 365 * 24 * 3600),
     maintenanceIntervalMs: int(env, "MAINTENANCE_INTERVAL_MS", 60_000, 100, 86_400_000),
     dbLimits: {

@@ -44,6 +44,12 @@ export function createOrchestrator(deps: OrchestratorDeps) {
   const { config, sql, logger } = deps;
   const budget = config.maxAttempts;
   const writer = new TransitionWriter({ sql, onFlush: deps.hooks?.onWrite });
+  const executor = createStepExecutor({
+    urls: config.services,
+    timeoutMs: config.httpTimeoutMs,
+    retry: config.retry,
+    concurrency: config.serviceConcurrency,
+  });
   const pool = new SagaPool({
     sql,
     write: (t, signal) => writer.write(t, signal),
@@ -52,11 +58,7 @@ export function createOrchestrator(deps: OrchestratorDeps) {
     concurrency: config.sagaConcurrency,
     leaseMs: config.leaseMs,
     heartbeatMs: config.heartbeatMs,
-    execute: (deps.execute ?? ((d) => d))(createStepExecutor({
-      urls: config.services,
-      timeoutMs: config.httpTimeoutMs,
-      retry: config.retry,
-    })),
+    execute: (deps.execute ?? ((d) => d))(executor),
     wakeAt: (at) => supervisor.schedule(at),
     onCapacity: () => supervisor.wake("capacity"),
     hooks: withTransitionSpans(deps.hooks),
@@ -146,6 +148,8 @@ export function createOrchestrator(deps: OrchestratorDeps) {
   return {
     pool,
     supervisor,
+    /** Each downstream service's adaptive concurrency limit (metrics read them). */
+    serviceLimits: executor.limits,
     /** The watchdog's verdict: /healthz and /readyz report it. */
     liveness,
     start() {

@@ -3,5 +3,12 @@
 export { callStep, type CallStepOptions } from "./http_client.ts";
 export { retryDelayMs, type RetryPolicy } from "./backoff.ts";
 export { type ClassifiedResponse, classifyResponse, parseRetryAfter } from "./classify.ts";
-export { buildStepRequest, type ServiceUrls, type StepRequest } from "./step_requests.ts";
+export {
+  buildStepRequest,
+  type ServiceName,
+  serviceOf,
+  type ServiceUrls,
+  type StepRequest,
+} from "./step_requests.ts";
+export { AdaptiveLimit, type AdaptiveLimitOptions } from "./adaptive_limit.ts";
 export { MAX_BODY_BYTES, readBody } from "./read_body.ts";

@@ -16,6 +16,23 @@ export interface StepRequest {
   body?: unknown;
 }
 
+export type ServiceName = keyof ServiceUrls;
+
+const SERVICE_OF: Record<StepInput["step"], ServiceName> = {
+  createOrder: "orders",
+  confirmOrder: "orders",
+  cancelOrder: "orders",
+  reserveInventory: "inventory",
+  releaseReservation: "inventory",
+  capturePayment: "payments",
+  voidPayment: "payments",
+};
+
+/** The service a step calls. */
+export function serviceOf(step: StepInput["step"]): ServiceName {
+  return SERVICE_OF[step];
+}
+
 export function buildStepRequest(input: StepInput, urls: ServiceUrls): StepRequest {
   const { order } = input;
   // Ids come from producers: encoding keeps a stray "/" or "?" from changing the route.
