@@ -97,6 +97,26 @@ export function stateName(value: unknown): string {
   return statePath(value).split(".")[0] ?? "";
 }
 
+/**
+ * The ledger statuses a saga in top-level state `state` can have: a final
+ * state's one status, or RUNNING and NEEDS_ATTENTION for any other (a saga
+ * parked by an unexpected error keeps the state it was in). Lets a listing
+ * filtered by state read only the rows that can match, not every finished one.
+ */
+export function statusesInState(
+  state: string,
+  machines: readonly OrderSagaMachine[],
+): LedgerStatus[] {
+  const found = new Set<LedgerStatus>();
+  for (const machine of machines) {
+    const node = (machine.root.states as Record<string, { type?: string } | undefined>)[state];
+    if (node?.type === "final") {
+      found.add(statusOf({ status: "done", value: state } as AnyMachineSnapshot));
+    }
+  }
+  return found.size > 0 ? [...found] : ["RUNNING", "NEEDS_ATTENTION"];
+}
+
 export function statusOf(snapshot: AnyMachineSnapshot): LedgerStatus {
   const name = stateName(snapshot.value);
   if (snapshot.status === "done") return name === "cancelled" ? "CANCELLED" : "COMPLETED";

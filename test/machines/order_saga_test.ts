@@ -3,7 +3,13 @@ import assert from "node:assert/strict";
 import { createActor, fromPromise, transition } from "xstate";
 import { canCancel, orderSagaV1 } from "../../machines/order_saga.ts";
 import type { StepInput, StepName, StepOutput } from "../../machines/order_types.ts";
-import { pendingFrom, restoreSnapshot, startSaga, statusOf } from "../../src/engine/saga_state.ts";
+import {
+  pendingFrom,
+  restoreSnapshot,
+  startSaga,
+  statusesInState,
+  statusOf,
+} from "../../src/engine/saga_state.ts";
 
 const order = {
   orderId: "7f000000-0000-4000-8000-0000000000e1",
@@ -205,4 +211,17 @@ Deno.test("a snapshot persisted before captureAttempted existed loads with it in
   const calling = legacy({ capturingPayment: "calling" }, { attempts: 0 });
   assert.equal(calling.context.captureAttempted, true);
   assert.equal(legacy({ reservingInventory: "calling" }, {}).context.captureAttempted, false);
+});
+
+Deno.test("statusesInState: a final state has its one status, any other state the unfinished ones", () => {
+  assert.deepEqual(statusesInState("completed", [orderSagaV1]), ["COMPLETED"]);
+  assert.deepEqual(statusesInState("cancelled", [orderSagaV1]), ["CANCELLED"]);
+  assert.deepEqual(statusesInState("capturingPayment", [orderSagaV1]), [
+    "RUNNING",
+    "NEEDS_ATTENTION",
+  ]);
+  assert.deepEqual(statusesInState("needsAttention", [orderSagaV1]), [
+    "RUNNING",
+    "NEEDS_ATTENTION",
+  ]);
 });
