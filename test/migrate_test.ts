@@ -15,6 +15,8 @@ import { placeOrder, sampleOrder, waitFor, waitForStatus } from "./helpers/order
 
 const INDEX_MIGRATION = "003_outbox_pending_index.sql";
 const GATE_MIGRATION = "004_gated_wakeup.sql";
+const COUNTS_MIGRATION = "005_saga_counts.sql";
+const DEAD_INDEX_MIGRATION = "007_outbox_dead_index.sql";
 
 type LogLine = { level: number; msg: string; migration?: string } & Record<string, unknown>;
 
@@ -253,15 +255,22 @@ Deno.test("an installation migrated by the old code is adopted: nothing re-appli
     await migrateTheOldWay(db.sql);
     const legacy = await tableState(db.sql, "schema_migrations");
     const { logger, lines } = capturingLogger();
-    // Upgraded under traffic: 003 finds the index there and waits for nobody.
+    // Upgraded under traffic: 003 finds the index there and waits for nobody,
+    // so it is applied (with 004 and 005) while the producer's transaction is
+    // open. 007 builds an index of its own concurrently, which waits for that
+    // transaction (as every concurrent build must), so it ends only after it.
     const long = await openProducerTransaction(producer);
-
-    const applied = await migrate(db.sql, { logger });
+    const migrating = migrate(db.sql, { logger });
+    const applying = () => recorded(db.sql).catch(() => []); // the table may not exist yet
+    await waitFor(async () => (await applying()).some((r) => r.name === COUNTS_MIGRATION), {
+      what: "003 to 005 applied while the producer's transaction is open",
+    });
     await long.end();
+    const applied = await migrating;
 
     assert.deepEqual(
       applied,
-      [INDEX_MIGRATION, GATE_MIGRATION],
+      [INDEX_MIGRATION, GATE_MIGRATION, COUNTS_MIGRATION, DEAD_INDEX_MIGRATION],
       "only the files the old code did not have",
     );
     // 002 dropped this index; 001 run again would have brought it back.
@@ -276,7 +285,7 @@ Deno.test("an installation migrated by the old code is adopted: nothing re-appli
     assert.equal((await indexState(db.sql, "outbox_pending_idx"))?.valid, true);
 
     assert.deepEqual(await migrate(db.sql), []);
-    assert.equal((await recorded(db.sql)).length, 4);
+    assert.equal((await recorded(db.sql)).length, (await listMigrations()).length);
   } finally {
     await producer.end({ timeout: 2 });
     await db.drop();
