@@ -1,5 +1,5 @@
-// /sagas: list (filtered, keyset-paginated, newest first), one saga with its
-// history, and the two operator actions, retry and cancel. Whether a saga may
+// /sagas: list (filtered, keyset-paginated, newest first), counts by status,
+// one saga with its history, and the two operator actions, retry and cancel. Whether a saga may
 // still be cancelled is the machine's rule (`canCancel` in machines/), asked on
 // its restored snapshot; nothing here re-derives it.
 import { Hono } from "hono";
@@ -7,6 +7,7 @@ import { bodyLimit } from "hono/body-limit";
 import { HTTPException } from "hono/http-exception";
 import type { Sql } from "../db/client.ts";
 import * as q from "../db/queries.ts";
+import * as aq from "../db/admin_queries.ts";
 import { decodeCursor, encodeCursor } from "./cursor.ts";
 import { parseLimit, parseOrderId, parseState, parseStatus } from "./params.ts";
 import { sagaMachine } from "../../machines/registry.ts";
@@ -56,6 +57,10 @@ export function sagaRoutes(deps: SagaRoutesDeps): Hono {
         : null,
     });
   });
+
+  // Registered before /:order_id, which would otherwise take "counts" for an
+  // id (and answer 400: not a UUID).
+  app.get("/counts", async (c) => c.json(await aq.sagaCounts(sql)));
 
   app.get("/:order_id", async (c) => {
     const orderId = parseOrderId(c.req.param("order_id"));
