@@ -150,7 +150,7 @@ async function main() {
       listenReason: () => orchestrator.supervisor.listenStatus().reason,
       metrics,
       logger,
-      token: config.admin.token,
+      operators: config.admin.operators,
       instanceId: config.instanceId,
     });
     server = Deno.serve({

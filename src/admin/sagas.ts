@@ -1,5 +1,6 @@
 // /sagas: list (filtered, keyset-paginated, newest first), counts by status,
-// one saga with its history, and the two operator actions, retry and cancel. Whether a saga may
+// one saga with its history, and the two operator actions, retry and cancel,
+// each recorded with the operator's name. Whether a saga may
 // still be cancelled is the machine's rule (`canCancel` in machines/), asked on
 // its restored snapshot; nothing here re-derives it.
 import { Hono } from "hono";
@@ -8,7 +9,10 @@ import { HTTPException } from "hono/http-exception";
 import type { Sql } from "../db/client.ts";
 import * as q from "../db/queries.ts";
 import * as aq from "../db/admin_queries.ts";
+import type { Logger } from "../log.ts";
+import type { AdminEnv } from "./auth.ts";
 import { decodeCursor, encodeCursor } from "./cursor.ts";
+import { actorName } from "./operators.ts";
 import { parseLimit, parseOrderId, parseState, parseStatus } from "./params.ts";
 import { sagaMachine } from "../../machines/registry.ts";
 import { canCancel, type Verdict } from "../../machines/order_saga.ts";
@@ -16,8 +20,9 @@ import { restoreSnapshot } from "../engine/saga_state.ts";
 
 export interface SagaRoutesDeps {
   sql: Sql;
-  /** Written to saga_history.instance_id for operator actions. */
-  actor: string;
+  /** With the operator's name, signs operator actions (saga_history.instance_id). */
+  instanceId: string;
+  logger: Logger;
 }
 
 /** A page of a saga's history, not an export: the newest rows win. */
@@ -26,9 +31,10 @@ const MAX_BODY_BYTES = 16 * 1024;
 const MAX_REASON_LENGTH = 1000; // what intake accepts (src/engine/validate.ts)
 const DEFAULT_CANCEL_REASON = "cancelled by operator";
 
-export function sagaRoutes(deps: SagaRoutesDeps): Hono {
+export function sagaRoutes(deps: SagaRoutesDeps): Hono<AdminEnv> {
   const { sql } = deps;
-  const app = new Hono();
+  const app = new Hono<AdminEnv>();
+  const actor = (operator: string) => actorName(operator, deps.instanceId);
 
   app.get("/", async (c) => {
     const status = parseStatus(c.req.query("status"));
@@ -62,6 +68,15 @@ export function sagaRoutes(deps: SagaRoutesDeps): Hono {
   // id (and answer 400: not a UUID).
   app.get("/counts", async (c) => c.json(await aq.sagaCounts(sql)));
 
+  const bodyOf = (maxSize: number) =>
+    bodyLimit({
+      maxSize,
+      onError: () => {
+        throw new HTTPException(413, { message: `body larger than ${maxSize} bytes` });
+      },
+    });
+  const limitBody = bodyOf(MAX_BODY_BYTES);
+
   app.get("/:order_id", async (c) => {
     const orderId = parseOrderId(c.req.param("order_id"));
     const row = await q.getSaga(sql, orderId);
@@ -85,16 +100,9 @@ export function sagaRoutes(deps: SagaRoutesDeps): Hono {
     });
   });
 
-  const limitBody = bodyLimit({
-    maxSize: MAX_BODY_BYTES,
-    onError: () => {
-      throw new HTTPException(413, { message: `body larger than ${MAX_BODY_BYTES} bytes` });
-    },
-  });
-
   app.post("/:order_id/retry", limitBody, async (c) => {
     const orderId = parseOrderId(c.req.param("order_id"));
-    const r = await q.retrySaga(sql, orderId, deps.actor);
+    const r = await q.retrySaga(sql, orderId, actor(c.get("operator")));
     const state = settle(r, orderId);
     return c.json({ order_id: orderId, action: "retry", accepted: true, state }, 202);
   });
@@ -110,7 +118,7 @@ export function sagaRoutes(deps: SagaRoutesDeps): Hono {
         message: `saga is ${row.status} in ${row.state}: ${verdict.reason}`,
       });
     }
-    const eventId = await q.insertCancellation(sql, orderId, reason);
+    const eventId = await q.insertCancellation(sql, orderId, reason, actor(c.get("operator")));
     return c.json({
       order_id: orderId,
       action: "cancel",

@@ -103,6 +103,8 @@ export function insertSagas(
 export interface CancelRequest {
   order_id: string;
   reason: string;
+  /** The operator who asked, for an admin API cancellation; recorded in the history row. */
+  requested_by?: string | null;
 }
 
 /**
@@ -121,7 +123,7 @@ export function requestCancels(tx: TransactionSql, rows: CancelRequest[], me: st
   return tx<{ order_id: string; outcome: CancelOutcome; status: string | null }[]>`
     WITH c AS (
       SELECT DISTINCT ON (order_id) * FROM jsonb_to_recordset(${tx.json(rows as never)}::jsonb)
-        AS c(order_id uuid, reason text)
+        AS c(order_id uuid, reason text, requested_by text)
     ), locked AS MATERIALIZED (
       SELECT l.order_id FROM order_ledger l JOIN c ON c.order_id = l.order_id
       FOR UPDATE OF l SKIP LOCKED
@@ -135,11 +137,12 @@ export function requestCancels(tx: TransactionSql, rows: CancelRequest[], me: st
           THEN now() ELSE l.updated_at END
       FROM c JOIN locked ON locked.order_id = c.order_id
       WHERE l.order_id = c.order_id
-      RETURNING l.order_id, l.status, l.state, c.reason
+      RETURNING l.order_id, l.status, l.state, c.reason, c.requested_by
     ), h AS (
       INSERT INTO saga_history (order_id, event, from_state, to_state, instance_id, detail)
       SELECT order_id, 'OrderCancellationRequested', state, state, ${me},
-        jsonb_build_object('reason', reason, 'status', status)
+        jsonb_strip_nulls(jsonb_build_object('reason', reason, 'status', status,
+          'requested_by', requested_by))
       FROM u
     )
     SELECT c.order_id,
@@ -622,14 +625,21 @@ export async function retrySaga(
 
 /**
  * An operator's cancellation, as an OrderCancellationRequested outbox event
- * (its trigger notifies): it takes the same path as a producer's. Whether it
- * may still compensate is the machine's rule, asked by the caller first and
- * applied again by the saga itself when the event reaches it.
+ * (its trigger notifies): it takes the same path as a producer's, with the
+ * operator in `requested_by` for intake to record. Whether it may still
+ * compensate is the machine's rule, asked by the caller first and applied
+ * again by the saga itself when the event reaches it.
  */
-export async function insertCancellation(sql: Db, orderId: string, reason: string) {
+export async function insertCancellation(
+  sql: Db,
+  orderId: string,
+  reason: string,
+  requestedBy: string,
+) {
+  const payload = { order_id: orderId, reason, requested_by: requestedBy };
   const [event] = await sql<{ id: string }[]>`
     INSERT INTO outbox (order_id, event_type, payload)
-    VALUES (${orderId}, 'OrderCancellationRequested', ${sql.json({ order_id: orderId, reason })})
+    VALUES (${orderId}, 'OrderCancellationRequested', ${sql.json(payload)})
     RETURNING id`;
   return event!.id;
 }
