@@ -1,6 +1,7 @@
 // The admin HTTP API, composed from one small module per concern:
 //   /healthz /readyz   health.ts    open
 //   /sagas…            sagas.ts     an operator's bearer token when any is configured (auth.ts)
+//   /outbox…           outbox.ts    〃
 //   /machines…         machines.ts  〃
 //   /metrics           metrics.ts   〃
 //   /                  the admin page (page/, open: it holds no data)
@@ -16,6 +17,7 @@ import { silentLogger } from "../log.ts";
 import type { Metrics } from "../metrics.ts";
 import { type AdminEnv, requireToken } from "./auth.ts";
 import { type Operator, SINGLE_TOKEN_OPERATOR } from "./operators.ts";
+import { outboxRoutes } from "./outbox.ts";
 import { mountAdminPage } from "./page/mod.ts";
 import { HEALTH_PATHS, type HealthDeps, healthRoutes } from "./health.ts";
 import { machineRoutes } from "./machines.ts";
@@ -73,6 +75,7 @@ export function createAdminApp(deps: AdminDeps): Hono<AdminEnv> {
   app.route("/", healthRoutes(deps));
   const actions = { sql: deps.sql, instanceId: deps.instanceId ?? "api", logger };
   app.route("/sagas", sagaRoutes(actions));
+  app.route("/outbox", outboxRoutes(actions));
   app.route("/machines", machineRoutes());
   app.get("/metrics", async (c) => {
     if (!deps.metrics) throw new HTTPException(404, { message: "metrics are not enabled" });
