@@ -1,6 +1,6 @@
 // /sagas: list (filtered, keyset-paginated, newest first), counts by status,
-// one saga with its history, and the two operator actions, retry and cancel,
-// each recorded with the operator's name. Whether a saga may
+// one saga with its history, and the operator actions: retry (one or many)
+// and cancel, each recorded with the operator's name. Whether a saga may
 // still be cancelled is the machine's rule (`canCancel` in machines/), asked on
 // its restored snapshot; nothing here re-derives it.
 import { Hono } from "hono";
@@ -11,6 +11,7 @@ import * as q from "../db/queries.ts";
 import * as aq from "../db/admin_queries.ts";
 import type { Logger } from "../log.ts";
 import type { AdminEnv } from "./auth.ts";
+import { BULK_RETRY_LIMIT, parseBulkRetryBody } from "./bulk_retry_body.ts";
 import { decodeCursor, encodeCursor } from "./cursor.ts";
 import { actorName } from "./operators.ts";
 import { parseLimit, parseOrderId, parseState, parseStatus } from "./params.ts";
@@ -28,6 +29,8 @@ export interface SagaRoutesDeps {
 /** A page of a saga's history, not an export: the newest rows win. */
 const HISTORY_LIMIT = 1000;
 const MAX_BODY_BYTES = 16 * 1024;
+// 1,000 UUIDs in JSON are about 40 KB.
+const MAX_BULK_BODY_BYTES = 64 * 1024;
 const MAX_REASON_LENGTH = 1000; // what intake accepts (src/engine/validate.ts)
 const DEFAULT_CANCEL_REASON = "cancelled by operator";
 
@@ -76,6 +79,23 @@ export function sagaRoutes(deps: SagaRoutesDeps): Hono<AdminEnv> {
       },
     });
   const limitBody = bodyOf(MAX_BODY_BYTES);
+
+  // Bulk retry. `GET /sagas/retry` is not this route: it asks for a saga
+  // whose id is "retry" (400, not a UUID).
+  app.post("/retry", bodyOf(MAX_BULK_BODY_BYTES), async (c) => {
+    const selection = parseBulkRetryBody(await c.req.text());
+    const operator = c.get("operator");
+    const r = await aq.retrySagas(sql, {
+      ...selection,
+      limit: BULK_RETRY_LIMIT,
+      actor: actor(operator),
+    });
+    deps.logger.info(
+      { operator, state: selection.state, order_ids: selection.orderIds?.length, ...r },
+      "Parked sagas retried by an operator",
+    );
+    return c.json({ retried: r.retried, more: r.more, limit: BULK_RETRY_LIMIT }, 202);
+  });
 
   app.get("/:order_id", async (c) => {
     const orderId = parseOrderId(c.req.param("order_id"));

@@ -1,8 +1,8 @@
 // SQL behind the admin API's day-two operations (src/admin/outbox.ts,
-// src/admin/sagas.ts): dead letters, redrive, and counts that stay cheap at
-// any size. Each query names the index it relies on; where a partial index
-// must be chosen, the status is literal SQL text (never a parameter), so that
-// no generic plan can lose the index.
+// src/admin/sagas.ts): dead letters, redrive, bulk retry, and counts that stay
+// cheap at any size. Each query names the index it relies on; where a partial
+// index must be chosen, the status is literal SQL text (never a parameter), so
+// that no generic plan can lose the index.
 import type { Sql } from "./client.ts";
 import type { SagaStatus } from "./queries.ts";
 
@@ -118,4 +118,54 @@ export async function redriveEvent(sql: Sql, id: string, actor: string): Promise
     previousError: row.last_error,
     recordedOnSaga: row.recorded,
   };
+}
+
+/**
+ * Retries many NEEDS_ATTENTION sagas at once, each exactly as retrySaga
+ * (src/db/queries.ts) does one: RUNNING, retry requested, runnable now, an
+ * `AdminRetry` history row naming `actor`. At most `limit` per call, oldest
+ * first (order_ledger_status_created_idx). Never waits for a row lock: a saga
+ * locked elsewhere right now is left for the next call. `more` says that
+ * matching sagas were left (over the limit, or locked): call again. One
+ * NOTIFY wakes an instance, which claims runnable sagas in batches.
+ */
+export async function retrySagas(
+  sql: Sql,
+  p: { state: string | null; orderIds: string[] | null; limit: number; actor: string },
+): Promise<{ retried: number; more: boolean }> {
+  const byState = p.state === null ? sql`` : sql`AND state = ${p.state}`;
+  const byIds = p.orderIds === null ? sql`` : sql`AND order_id = ANY(${p.orderIds}::uuid[])`;
+  const [row] = await sql<{ retried: number; more: boolean }[]>`
+    WITH matching AS MATERIALIZED (
+      SELECT order_id FROM order_ledger
+      WHERE status = 'NEEDS_ATTENTION' ${byState} ${byIds}
+      ORDER BY created_at, order_id
+      LIMIT ${p.limit}
+      FOR UPDATE SKIP LOCKED
+    ), u AS (
+      UPDATE order_ledger l SET
+        status = 'RUNNING',
+        retry_requested_at = now(),
+        run_at = now(),
+        last_error = NULL,
+        revision = l.revision + 1,
+        updated_at = now()
+      FROM matching m
+      WHERE l.order_id = m.order_id AND l.status = 'NEEDS_ATTENTION'
+      RETURNING l.order_id, l.state
+    ), h AS (
+      INSERT INTO saga_history (order_id, event, from_state, to_state, instance_id, detail)
+      SELECT order_id, 'AdminRetry', state, state, ${p.actor}, '{"bulk": true}'::jsonb FROM u
+    ), n AS (
+      SELECT pg_notify('order_events', 'retry:' || order_id::text)
+      FROM (SELECT order_id FROM u LIMIT 1) one
+    )
+    SELECT (SELECT count(*) FROM u)::int AS retried,
+      EXISTS (
+        SELECT 1 FROM order_ledger
+        WHERE status = 'NEEDS_ATTENTION' ${byState} ${byIds}
+          AND order_id NOT IN (SELECT order_id FROM matching)
+      ) AS more
+    FROM (SELECT count(*) FROM n) notified`;
+  return { retried: row?.retried ?? 0, more: row?.more ?? false };
 }
