@@ -17,6 +17,7 @@ import { createAdminApp } from "./admin/app.ts";
 import { createMetrics } from "./metrics.ts";
 import { createInspection, withInspection } from "./inspect/mod.ts";
 import { countPendingOutbox } from "./db/queries.ts";
+import { operationalGauges } from "./db/admin_queries.ts";
 import { CRASH_POINTS_ENABLED } from "./crash_points.ts";
 
 async function exit(logger: Logger, code: number): Promise<never> {
@@ -139,6 +140,7 @@ async function main() {
     inFlight: () => orchestrator.pool.size,
     listening: () => listening,
     outboxPending: () => countPendingOutbox(sql),
+    operational: () => operationalGauges(sql),
   });
 
   let server: Deno.HttpServer | undefined;

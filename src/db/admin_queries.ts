@@ -1,8 +1,9 @@
 // SQL behind the admin API's day-two operations (src/admin/outbox.ts,
-// src/admin/sagas.ts): dead letters, redrive, bulk retry, and counts that stay
-// cheap at any size. Each query names the index it relies on; where a partial
-// index must be chosen, the status is literal SQL text (never a parameter), so
-// that no generic plan can lose the index.
+// src/admin/sagas.ts) and the operational gauges (src/metrics.ts): dead
+// letters, redrive, bulk retry, and counts that stay cheap at any size.
+// Each query names the index it relies on; where a partial index must be
+// chosen, the status is literal SQL text (never a parameter), so that no
+// generic plan can lose the index.
 import type { Sql } from "./client.ts";
 import type { SagaStatus } from "./queries.ts";
 
@@ -168,4 +169,26 @@ export async function retrySagas(
       ) AS more
     FROM (SELECT count(*) FROM n) notified`;
   return { retried: row?.retried ?? 0, more: row?.more ?? false };
+}
+
+export interface OperationalGauges {
+  /** NEEDS_ATTENTION sagas, from the maintained counts (005). */
+  sagasParked: number;
+  /** DEAD outbox events, counted on outbox_dead_idx (007). */
+  outboxDead: number;
+  /** Age of the first PENDING event in id order (outbox_pending_idx), on the database's clock; 0 when none. */
+  oldestPendingAgeSeconds: number;
+}
+
+/** The gauges of src/metrics.ts that need the database, in one round trip. */
+export async function operationalGauges(sql: Sql): Promise<OperationalGauges> {
+  const [row] = await sql<OperationalGauges[]>`
+    SELECT
+      (SELECT coalesce(sum(needs_attention), 0) FROM saga_status_counts)::float8 AS "sagasParked",
+      (SELECT count(*) FROM outbox WHERE status = 'DEAD')::float8 AS "outboxDead",
+      coalesce((
+        SELECT greatest(0, extract(epoch FROM now() - created_at))
+        FROM outbox WHERE status = 'PENDING' ORDER BY id LIMIT 1
+      ), 0)::float8 AS "oldestPendingAgeSeconds"`;
+  return row!;
 }

@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import pino from "pino";
 import { createAdminApp } from "../../src/admin/app.ts";
 import { encodeCursor } from "../../src/admin/cursor.ts";
-import { listOutbox } from "../../src/db/admin_queries.ts";
+import { listOutbox, operationalGauges } from "../../src/db/admin_queries.ts";
 import type { Sql } from "../../src/db/client.ts";
 import { freshDatabase } from "../helpers/db.ts";
 import { placeOrder, sampleOrder, waitFor } from "../helpers/orders.ts";
@@ -175,7 +175,7 @@ Deno.test("a dead letter is listed with its reason; fixed and redriven, its orde
   }
 });
 
-Deno.test("the outbox listing stays on its indexes beside 200,000 processed events, generic plans too", async () => {
+Deno.test("the outbox listing and gauges stay on their indexes beside 200,000 processed events, generic plans too", async () => {
   const db = await freshDatabase();
   try {
     await db.sql`UPDATE orchestrator_wakeup SET armed = false`; // no NOTIFY per seeded row
@@ -208,7 +208,13 @@ Deno.test("the outbox listing stays on its indexes beside 200,000 processed even
       await expect(list("PENDING", null), "outbox_pending_idx", "PENDING");
       await expect(list("PROCESSED", "150000"), "outbox_pkey", "PROCESSED after a cursor");
       await expect(list(null, null), "outbox_pkey", "any status");
+      await expect(operationalGauges, "outbox_dead_idx", "the gauges' dead count");
+      await expect(operationalGauges, "outbox_pending_idx", "the gauges' oldest pending");
     }
+    const gauges = await operationalGauges(db.sql);
+    assert.equal(gauges.outboxDead, 5);
+    assert.equal(gauges.sagasParked, 0);
+    assert.ok(gauges.oldestPendingAgeSeconds >= 0 && gauges.oldestPendingAgeSeconds < 60);
   } finally {
     await db.drop();
   }
