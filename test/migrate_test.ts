@@ -258,13 +258,23 @@ Deno.test("an installation migrated by the old code is adopted: nothing re-appli
     // Upgraded under traffic: 003 finds the index there and waits for nobody,
     // so it is applied (with 004 and 005) while the producer's transaction is
     // open. 007 builds an index of its own concurrently, which waits for that
-    // transaction (as every concurrent build must), so it ends only after it.
+    // transaction (as every concurrent build must; never the other way round:
+    // inserts go on meanwhile), so it ends only after it.
     const long = await openProducerTransaction(producer);
     const migrating = migrate(db.sql, { logger });
     const applying = () => recorded(db.sql).catch(() => []); // the table may not exist yet
     await waitFor(async () => (await applying()).some((r) => r.name === COUNTS_MIGRATION), {
       what: "003 to 005 applied while the producer's transaction is open",
     });
+    await waitFor(async () => {
+      const [r] = await db.sql<{ n: number }[]>`
+        SELECT count(*)::int AS n FROM pg_stat_activity
+        WHERE query LIKE 'CREATE INDEX CONCURRENTLY%' AND wait_event = 'virtualxid'
+          AND pid <> pg_backend_pid()`;
+      return r!.n > 0;
+    }, { what: "a concurrent build to wait for the producer" });
+    await db.sql`INSERT INTO outbox (order_id, event_type, payload)
+      VALUES (${crypto.randomUUID()}, 'OrderPlaced', '{}'::jsonb)`;
     await long.end();
     const applied = await migrating;
 

@@ -11,7 +11,7 @@ import { listOutbox, operationalGauges } from "../../src/db/admin_queries.ts";
 import type { Sql } from "../../src/db/client.ts";
 import { freshDatabase } from "../helpers/db.ts";
 import { placeOrder, sampleOrder, waitFor } from "../helpers/orders.ts";
-import { planOf, reads } from "../helpers/plans.ts";
+import { planOf, reads } from "../helpers/prepared_plans.ts";
 import { effectsFor, harness, only, outboxRows, settled } from "../helpers/saga_assert.ts";
 
 function admin(sql: Sql, logger?: pino.Logger) {

@@ -1,9 +1,9 @@
-// Query plans of the statements our query functions really send: the
-// function runs once on a client that records the final SQL text and its
-// parameters (postgres.js's `debug` hook), then that statement is EXPLAINed.
-// `generic` plans it as a prepared statement's generic plan, the one
+// Plans of the statements our query functions really send, as prepared
+// statements: the function runs once on a client that records the final SQL
+// text and its parameters (postgres.js's `debug` hook), then that statement
+// is prepared and EXPLAINed with a custom plan, or with the generic plan
 // PostgreSQL may switch to after five executions, where a parameter's value
-// is unknown (so a partial index on a parameter would be lost).
+// is unknown (so a partial index chosen by a parameter would be lost).
 import postgres from "postgres";
 import type { Sql } from "../../src/db/client.ts";
 
