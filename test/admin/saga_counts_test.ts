@@ -86,6 +86,16 @@ Deno.test("GET /sagas/counts equals count(*) by status through completions, canc
     await h.sql`DELETE FROM order_ledger WHERE order_id IN (
       SELECT order_id FROM order_ledger WHERE status = 'COMPLETED' LIMIT 1000)`;
     await assertCountsMatch(h.sql, "after batch inserts, a bulk status change and a batch delete");
+    // A sweep's shape: the rows locked in one CTE, deleted in another.
+    await h.sql`
+      WITH doomed AS MATERIALIZED (
+        SELECT order_id FROM order_ledger WHERE status IN ('COMPLETED', 'CANCELLED')
+        LIMIT 300 FOR UPDATE SKIP LOCKED
+      ), gone AS (
+        DELETE FROM order_ledger l USING doomed WHERE l.order_id = doomed.order_id RETURNING 1
+      )
+      SELECT count(*) FROM gone`;
+    await assertCountsMatch(h.sql, "after a delete in a CTE");
     // A duplicate insert (ON CONFLICT DO NOTHING, as intake's) counts nothing.
     await h.sql`INSERT INTO order_ledger (order_id, status, state, snapshot, machine_version)
       SELECT order_id, 'RUNNING', 'x', '{}', 'order-saga@1' FROM order_ledger
