@@ -3,6 +3,7 @@
 // turns into exit code 2 with a message naming the variable.
 import { ConfigError } from "./errors.ts";
 import { DEFAULT_SESSION_LIMITS, type SessionLimits } from "./db/client.ts";
+import { type Operator, parseOperators } from "./admin/operators.ts";
 
 /**
  * Sagas in flight per instance. A saga in flight mostly waits (on a call or
@@ -29,7 +30,13 @@ export interface Config {
   migrate: boolean;
   otelServiceName: string;
   otelEndpoint: string;
-  admin: { host: string; port: number; token: string | undefined; enabled: boolean };
+  admin: {
+    host: string;
+    port: number;
+    /** ADMIN_TOKEN (operator "admin") and ADMIN_TOKENS; none leaves the API open. */
+    operators: Operator[];
+    enabled: boolean;
+  };
   logLevel: string;
   instanceId: string;
   outboxBatchSize: number;
@@ -171,11 +178,11 @@ export function loadConfig(env: Env, defaults: { hostname: string; pid: number }
     );
   }
   const adminHost = str(env, "ADMIN_HOST", "127.0.0.1");
-  const adminToken = env.ADMIN_TOKEN || undefined;
-  if (!isLoopback(adminHost) && !adminToken) {
+  const operators = parseOperators(env.ADMIN_TOKEN || undefined, env.ADMIN_TOKENS);
+  if (!isLoopback(adminHost) && operators.length === 0) {
     throw new ConfigError(
       "ADMIN_TOKEN",
-      `a bearer token, because ADMIN_HOST "${adminHost}" is not a loopback address`,
+      `a bearer token (or ADMIN_TOKENS), because ADMIN_HOST "${adminHost}" is not a loopback address`,
       undefined,
     );
   }
@@ -222,7 +229,7 @@ export function loadConfig(env: Env, defaults: { hostname: string; pid: number }
     admin: {
       host: adminHost,
       port: int(env, "ADMIN_PORT", 3004, 0, 65535),
-      token: adminToken,
+      operators,
       enabled: bool(env, "ADMIN_ENABLED", true),
     },
     logLevel,

@@ -18,6 +18,7 @@ import { createMetrics } from "./metrics.ts";
 import { createInspection, withInspection } from "./inspect/mod.ts";
 import { countPendingOutbox } from "./db/queries.ts";
 import { oldestFinishedAgeSeconds } from "./db/maintenance.ts";
+import { operationalGauges } from "./db/admin_queries.ts";
 import { CRASH_POINTS_ENABLED } from "./crash_points.ts";
 
 async function exit(logger: Logger, code: number): Promise<never> {
@@ -141,6 +142,7 @@ async function main() {
     listening: () => listening,
     outboxPending: () => countPendingOutbox(sql),
     oldestFinishedAge: () => oldestFinishedAgeSeconds(sql),
+    operational: () => operationalGauges(sql),
   });
 
   let server: Deno.HttpServer | undefined;
@@ -152,7 +154,7 @@ async function main() {
       listenReason: () => orchestrator.supervisor.listenStatus().reason,
       metrics,
       logger,
-      token: config.admin.token,
+      operators: config.admin.operators,
       instanceId: config.instanceId,
     });
     server = Deno.serve({

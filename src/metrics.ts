@@ -1,18 +1,24 @@
 // Prometheus metrics on a dedicated prom-client Registry, so a test
 // or a second orchestrator in one process never shares counters with another.
 // Counters and the step histogram are fed by the orchestrator hooks; the
-// gauges are read at scrape time. The outbox count is a database query that
-// must never fail or stall a scrape: on error or timeout it reports NaN and
-// `orchestrator_database_up 0`.
+// gauges are read at scrape time. The gauges read from the database must
+// never fail or stall a scrape: each query is bounded by a timeout, and on
+// error or timeout its gauges report NaN (the outbox count also sets
+// `orchestrator_database_up 0`).
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
 import type { SagaHooks } from "./engine/saga_runner.ts";
 import type { WakeSource } from "../machines/supervisor.ts";
 import type { Logger } from "./log.ts";
 import type { RetentionHooks } from "./engine/retention.ts";
+import type { OperationalGauges } from "./db/admin_queries.ts";
 
 export type MetricsHooks = Required<Pick<SagaHooks, "onStarted" | "onStep" | "onFinished">> & {
   onWake(source: WakeSource): void;
   onWrite(transitions: number): void;
+  /** The saga pool's lease heartbeat failed as a whole (SagaPool hooks). */
+  onHeartbeatFailure(): void;
+  /** The saga pool stopped a saga whose lease was lost or could not be renewed in time. */
+  onLeaseLost(): void;
 } & Required<RetentionHooks>;
 
 export interface MetricsSources {
@@ -24,6 +30,8 @@ export interface MetricsSources {
   outboxPending?: () => Promise<number>;
   /** Age in seconds of the oldest finished saga retention still keeps; may reject. */
   oldestFinishedAge?: () => Promise<number>;
+  /** Parked sagas, dead letters, oldest pending event (admin_queries.ts); may reject. */
+  operational?: () => Promise<OperationalGauges>;
 }
 
 export interface Metrics {
@@ -36,8 +44,8 @@ export interface Metrics {
   render(): Promise<string>;
 }
 
-/** A scrape waits this long for the outbox count before giving up on it. */
-const OUTBOX_QUERY_TIMEOUT_MS = 1000;
+/** A scrape waits this long for each database query before giving up on it. */
+const QUERY_TIMEOUT_MS = 1000;
 
 // Transitions per group-committed statement: 1 when idle, up to the batch cap under load.
 const BATCH_BUCKETS = [1, 2, 4, 8, 16, 32, 64, 128, 256];
@@ -141,8 +149,42 @@ export function createMetrics(opts: { logger?: Logger } = {}): Metrics {
     help: "Age of the oldest finished saga still kept (NaN when the database did not answer).",
     registers: [registry],
     async collect() {
-      this.set(await bounded(sources.oldestFinishedAge, "oldest finished saga"));
+      this.set((await bounded(sources.oldestFinishedAge, "oldest finished saga")) ?? Number.NaN);
     },
+  });
+  new Gauge({
+    name: "orchestrator_sagas_parked",
+    help: "Sagas in NEEDS_ATTENTION, waiting for an operator (all instances).",
+    registers: [registry],
+    async collect() {
+      this.set((await operationalOnce())?.sagasParked ?? Number.NaN);
+    },
+  });
+  new Gauge({
+    name: "orchestrator_outbox_dead",
+    help: "Dead-lettered outbox events (DEAD), waiting for a fix and a redrive.",
+    registers: [registry],
+    async collect() {
+      this.set((await operationalOnce())?.outboxDead ?? Number.NaN);
+    },
+  });
+  new Gauge({
+    name: "orchestrator_outbox_oldest_pending_age_seconds",
+    help: "Age of the oldest PENDING outbox event in seconds (0 when none).",
+    registers: [registry],
+    async collect() {
+      this.set((await operationalOnce())?.oldestPendingAgeSeconds ?? Number.NaN);
+    },
+  });
+  const heartbeatFailures = new Counter({
+    name: "orchestrator_lease_heartbeat_failures_total",
+    help: "Lease heartbeats of this instance that failed as a whole (retried at the next beat).",
+    registers: [registry],
+  });
+  const leasesLost = new Counter({
+    name: "orchestrator_leases_lost_total",
+    help: "Sagas this instance stopped because their lease was lost or not renewed in time.",
+    registers: [registry],
   });
 
   // Zero series up front: a rate() over a counter that appears late misses its first increase.
@@ -150,32 +192,36 @@ export function createMetrics(opts: { logger?: Logger } = {}): Metrics {
   for (const source of WAKE_SOURCES) wakeups.inc({ source }, 0);
   for (const status of FINISHED) finished.inc({ status }, 0);
 
-  // prom-client runs every collect() of a scrape at once: both gauges above
-  // share one query per scrape.
-  let scrape: Promise<number> | null = null;
+  // prom-client runs every collect() of a scrape at once: the gauges that
+  // share a query share one run of it per scrape.
+  let outboxScrape: Promise<number> | null = null;
   function outboxOnce(): Promise<number> {
-    scrape ??= countOutbox().finally(() => scrape = null);
-    return scrape;
+    outboxScrape ??= bounded(sources.outboxPending, "outbox count")
+      .then((n) => n ?? Number.NaN)
+      .finally(() => outboxScrape = null);
+    return outboxScrape;
+  }
+  let operationalScrape: Promise<OperationalGauges | null> | null = null;
+  function operationalOnce(): Promise<OperationalGauges | null> {
+    operationalScrape ??= bounded(sources.operational, "operational gauges")
+      .finally(() => operationalScrape = null);
+    return operationalScrape;
   }
 
-  function countOutbox(): Promise<number> {
-    return bounded(sources.outboxPending, "outbox count");
-  }
-
-  /** A database-backed value that never fails or stalls a scrape: NaN instead. */
-  async function bounded(source: (() => Promise<number>) | undefined, what: string) {
-    if (!source) return Number.NaN;
+  /** The source's answer, or null when there is none, it failed, or it took too long. */
+  async function bounded<T>(source: (() => Promise<T>) | undefined, what: string) {
+    if (!source) return null;
     let timer: ReturnType<typeof setTimeout> | undefined;
     try {
       return await Promise.race([
         source(),
-        new Promise<number>((_, reject) => {
-          timer = setTimeout(() => reject(new Error("timed out")), OUTBOX_QUERY_TIMEOUT_MS);
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new Error("timed out")), QUERY_TIMEOUT_MS);
         }),
       ]);
     } catch (err) {
       opts.logger?.warn({ err: String(err) }, `Metrics: ${what} unavailable`);
-      return Number.NaN;
+      return null;
     } finally {
       clearTimeout(timer);
     }
@@ -204,6 +250,8 @@ export function createMetrics(opts: { logger?: Logger } = {}): Metrics {
       onWrite: safe((transitions: number) => batches.observe(transitions)),
       onDeleted: safe((table: string, rows: number) => retentionDeleted.inc({ table }, rows)),
       onSweep: safe((seconds: number) => sweepDuration.observe(seconds)),
+      onHeartbeatFailure: safe(() => heartbeatFailures.inc()),
+      onLeaseLost: safe(() => leasesLost.inc()),
     },
     observe(s) {
       sources = { ...sources, ...s };

@@ -25,6 +25,10 @@ export interface OrchestratorDeps {
     onWake?(source: WakeSource): void;
     /** One statement committed this many transitions (group commit). */
     onWrite?(transitions: number): void;
+    /** The lease heartbeat failed as a whole (passed to the saga pool). */
+    onHeartbeatFailure?(): void;
+    /** The saga pool stopped a saga whose lease was lost or not renewed in time. */
+    onLeaseLost?(): void;
   };
   /**
    * Executes steps; default: the HTTP clients of src/services. Embedders and
@@ -61,6 +65,7 @@ export function createOrchestrator(deps: OrchestratorDeps) {
     execute: (deps.execute ?? ((d) => d))(executor),
     wakeAt: (at) => supervisor.schedule(at),
     onCapacity: () => supervisor.wake("capacity"),
+    // Saga hooks and the pool's own (heartbeat failures, lost leases) alike.
     hooks: withTransitionSpans(deps.hooks),
   });
 

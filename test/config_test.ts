@@ -81,3 +81,55 @@ Deno.test("DATABASE_URL keeps its own sslmode and gets none added", () => {
   const without = "postgres://app@db.internal:5432/shop";
   assert.equal(load({ DATABASE_URL: without, DATABASE_SSLMODE: "require" }).database!.url, without);
 });
+
+Deno.test("ADMIN_TOKENS names operators; ADMIN_TOKEN alone is the operator admin; none is an open API", () => {
+  assert.deepEqual(load({}).admin.operators, []);
+  assert.deepEqual(load({ ADMIN_TOKEN: "t0" }).admin.operators, [{ name: "admin", token: "t0" }]);
+  assert.deepEqual(
+    load({ ADMIN_TOKENS: "alice:t1, bob.ops@example:t:2 ,ci_bot-1:t3" }).admin.operators,
+    [
+      { name: "alice", token: "t1" },
+      { name: "bob.ops@example", token: "t:2" }, // split at the first colon
+      { name: "ci_bot-1", token: "t3" },
+    ],
+  );
+  // Both: the single token keeps working beside the named ones; one name may
+  // hold two tokens while one is rotated out.
+  assert.deepEqual(load({ ADMIN_TOKEN: "t0", ADMIN_TOKENS: "alice:t1,alice:t2" }).admin.operators, [
+    { name: "admin", token: "t0" },
+    { name: "alice", token: "t1" },
+    { name: "alice", token: "t2" },
+  ]);
+});
+
+Deno.test("ADMIN_TOKENS: a bad value is refused naming the variable and the entry, never a token", () => {
+  for (
+    const [value, why] of [
+      ["alice", /entry 1 has no "name:" part/],
+      ["alice:t1,:t2", /entry 2 has an invalid name/],
+      ["al ice:t1", /entry 1 has an invalid name/],
+      ["alice:", /entry 1 \(alice\) has an empty or invalid token/],
+      ["alice:t 1", /entry 1 \(alice\) has an empty or invalid token/],
+      ["alice:t1,,bob:t2", /entry 2 has no "name:" part/],
+      ["alice:t1,bob:t1", /entry 2 \(bob\) repeats the token of alice/],
+    ] as const
+  ) {
+    assert.throws(() => load({ ADMIN_TOKENS: value }), (err: unknown) => {
+      assert.ok(err instanceof ConfigError, `a ConfigError for ${value}: ${err}`);
+      assert.equal(err.variable, "ADMIN_TOKENS");
+      assert.match(err.message, why);
+      for (const secret of ["t1", "t2", "t 1"]) {
+        assert.ok(!err.message.includes(`:${secret}`), `no token in: ${err.message}`);
+      }
+      return true;
+    });
+  }
+  // ADMIN_TOKEN's own token is one of them too.
+  refused({ ADMIN_TOKEN: "same", ADMIN_TOKENS: "alice:same" }, "ADMIN_TOKENS");
+});
+
+Deno.test("a non-loopback ADMIN_HOST needs ADMIN_TOKEN or ADMIN_TOKENS", () => {
+  refused({ ADMIN_HOST: "0.0.0.0" }, "ADMIN_TOKEN");
+  assert.equal(load({ ADMIN_HOST: "0.0.0.0", ADMIN_TOKEN: "t0" }).admin.operators.length, 1);
+  assert.equal(load({ ADMIN_HOST: "0.0.0.0", ADMIN_TOKENS: "alice:t1" }).admin.operators.length, 1);
+});

@@ -3,6 +3,7 @@
 import assert from "node:assert/strict";
 import { createAdminApp } from "../src/admin/app.ts";
 import { countPendingOutbox } from "../src/db/queries.ts";
+import { operationalGauges } from "../src/db/admin_queries.ts";
 import { createMetrics } from "../src/metrics.ts";
 import { startSandbox } from "../src/sandbox/mod.ts";
 import { promtoolCheck } from "./admin/_promtool.ts";
@@ -27,8 +28,13 @@ Deno.test("metrics carry the documented names, count what the hooks report, and 
     inFlight: () => inFlight,
     listening: () => true,
     outboxPending: () => Promise.resolve(7),
+    operational: () =>
+      Promise.resolve({ sagasParked: 4, outboxDead: 2, oldestPendingAgeSeconds: 12.5 }),
   });
   m.hooks.onStarted(2);
+  m.hooks.onHeartbeatFailure();
+  m.hooks.onLeaseLost();
+  m.hooks.onLeaseLost();
   m.hooks.onStep("capturePayment", "ok", 0.12);
   m.hooks.onStep("capturePayment", "rejected", 0.03);
   m.hooks.onStep("reserveInventory", "transient", 2);
@@ -63,35 +69,61 @@ Deno.test("metrics carry the documented names, count what the hooks report, and 
       ["orchestrator_transition_batch_size_sum", 13],
       ['orchestrator_transition_batch_size_bucket{le="8"}', 1],
       ['orchestrator_transition_batch_size_bucket{le="16"}', 2],
+      ["orchestrator_sagas_parked", 4],
+      ["orchestrator_outbox_dead", 2],
+      ["orchestrator_outbox_oldest_pending_age_seconds", 12.5],
+      ["orchestrator_lease_heartbeat_failures_total", 1],
+      ["orchestrator_leases_lost_total", 2],
     ] as const
   ) {
     assert.equal(sample(text, series), value, series);
   }
   assert.match(text, /# TYPE orchestrator_step_duration_seconds histogram/);
   assert.match(text, /# TYPE orchestrator_sagas_in_flight gauge/);
+  assert.match(text, /# TYPE orchestrator_sagas_parked gauge/);
+  assert.match(text, /# TYPE orchestrator_leases_lost_total counter/);
 
   inFlight = 0;
   assert.equal(sample(await m.render(), "orchestrator_sagas_in_flight"), 0);
 });
 
-Deno.test("a scrape succeeds while the database fails or hangs: outbox NaN, database_up 0", async () => {
+const DATABASE_GAUGES = [
+  "orchestrator_outbox_pending",
+  "orchestrator_sagas_parked",
+  "orchestrator_outbox_dead",
+  "orchestrator_outbox_oldest_pending_age_seconds",
+];
+
+Deno.test("a scrape succeeds while the database fails or hangs: its gauges NaN, database_up 0", async () => {
   const m = createMetrics();
-  m.observe({ outboxPending: () => Promise.reject(new Error("connection refused")) });
+  m.observe({
+    outboxPending: () => Promise.reject(new Error("connection refused")),
+    operational: () => Promise.reject(new Error("connection refused")),
+  });
   let text = await m.render();
   await promtoolCheck(text);
-  assert.ok(Number.isNaN(sample(text, "orchestrator_outbox_pending")));
+  for (const gauge of DATABASE_GAUGES) assert.ok(Number.isNaN(sample(text, gauge)), gauge);
   assert.equal(sample(text, "orchestrator_database_up"), 0);
 
-  m.observe({ outboxPending: () => new Promise(() => {}) });
+  m.observe({
+    outboxPending: () => new Promise(() => {}),
+    operational: () => new Promise(() => {}),
+  });
   const started = performance.now();
   text = await m.render();
   assert.ok(performance.now() - started < 3000, "a hanging query does not stall the scrape");
+  await promtoolCheck(text);
+  for (const gauge of DATABASE_GAUGES) assert.ok(Number.isNaN(sample(text, gauge)), gauge);
   assert.equal(sample(text, "orchestrator_database_up"), 0);
 
   // And recovers on the next scrape.
-  m.observe({ outboxPending: () => Promise.resolve(0) });
+  m.observe({
+    outboxPending: () => Promise.resolve(0),
+    operational: () =>
+      Promise.resolve({ sagasParked: 0, outboxDead: 0, oldestPendingAgeSeconds: 0 }),
+  });
   text = await m.render();
-  assert.equal(sample(text, "orchestrator_outbox_pending"), 0);
+  for (const gauge of DATABASE_GAUGES) assert.equal(sample(text, gauge), 0, gauge);
   assert.equal(sample(text, "orchestrator_database_up"), 1);
 });
 
@@ -111,6 +143,7 @@ Deno.test("GET /metrics on a running orchestrator counts real sagas and passes p
       inFlight: () => o.orchestrator.pool.size,
       listening: o.listening,
       outboxPending: () => countPendingOutbox(db.sql),
+      operational: () => operationalGauges(db.sql),
     });
     const ok = sampleOrder();
     const declined = sampleOrder();
@@ -128,6 +161,8 @@ Deno.test("GET /metrics on a running orchestrator counts real sagas and passes p
     await placeOrder(db.sql, declined);
     await waitForStatus(db.sql, ok.order_id, ["COMPLETED"]);
     await waitForStatus(db.sql, declined.order_id, ["CANCELLED"]);
+    // The final status commits a moment before the pool lets the saga go.
+    await waitFor(() => o.orchestrator.pool.size === 0, { what: "the pool to empty" });
 
     const app = createAdminApp({ sql: db.sql, listening: o.listening, metrics });
     const res = await app.request("/metrics");
@@ -153,11 +188,100 @@ Deno.test("GET /metrics on a running orchestrator counts real sagas and passes p
     assert.equal(sample(text, "orchestrator_database_up"), 1);
     assert.equal(sample(text, "orchestrator_listen_connected"), 1);
     assert.equal(sample(text, "orchestrator_sagas_in_flight"), 0);
+    assert.equal(sample(text, "orchestrator_sagas_parked"), 0);
+    assert.equal(sample(text, "orchestrator_outbox_dead"), 0);
+    assert.equal(sample(text, "orchestrator_outbox_oldest_pending_age_seconds"), 0);
+    assert.equal(sample(text, "orchestrator_lease_heartbeat_failures_total"), 0);
+    assert.equal(sample(text, "orchestrator_leases_lost_total"), 0);
     // Every transition the runner wrote went through the group-commit writer.
     const [written] = await db.sql<{ n: number }[]>`
       SELECT count(*)::int AS n FROM saga_history WHERE event <> 'OrderPlaced'`;
     assert.ok(written!.n >= 10, `${written!.n} transitions`);
     assert.equal(sample(text, "orchestrator_transition_batch_size_sum"), written!.n);
+  } finally {
+    await o.stop();
+    await sandbox.close();
+    await db.drop();
+  }
+});
+
+Deno.test("the operational gauges follow parked sagas, dead letters and a waiting event, from the database", async () => {
+  const db = await freshDatabase();
+  const sandbox = await startSandbox();
+  const metrics = createMetrics();
+  // The event below must wait: the orchestrator starts only after it is scraped.
+  metrics.observe({ operational: () => operationalGauges(db.sql) });
+  try {
+    const [old] = await db.sql<{ id: string }[]>`
+      INSERT INTO outbox (order_id, event_type, payload, created_at)
+      VALUES (${crypto.randomUUID()}, 'Unknown', '{}'::jsonb, now() - interval '90 seconds')
+      RETURNING id`;
+    let text = await metrics.render();
+    await promtoolCheck(text);
+    const age = sample(text, "orchestrator_outbox_oldest_pending_age_seconds")!;
+    assert.ok(age >= 90 && age < 150, `age ${age}`);
+
+    const o = startInProcess(db, sandbox.urls, { CONFIRM_MAX_ATTEMPTS: "1" }, metrics.hooks);
+    try {
+      const parked = sampleOrder();
+      sandbox.orders.setFaults({ rules: [{ method: "POST", path: "/confirmation" }] });
+      await placeOrder(db.sql, parked);
+      await waitForStatus(db.sql, parked.order_id, ["NEEDS_ATTENTION"]);
+      await waitFor(async () => {
+        const [row] = await db.sql`SELECT status FROM outbox WHERE id = ${old!.id}`;
+        return row?.status === "DEAD";
+      }, { what: "the unknown event to be dead-lettered" });
+      text = await metrics.render();
+      assert.equal(sample(text, "orchestrator_sagas_parked"), 1);
+      assert.equal(sample(text, "orchestrator_outbox_dead"), 1);
+      assert.equal(sample(text, "orchestrator_outbox_oldest_pending_age_seconds"), 0);
+    } finally {
+      await o.stop();
+    }
+  } finally {
+    await sandbox.close();
+    await db.drop();
+  }
+});
+
+Deno.test("the saga pool's heartbeat failures and lost leases are counted, through createOrchestrator", async () => {
+  const db = await freshDatabase();
+  const sandbox = await startSandbox();
+  const metrics = createMetrics();
+  const o = startInProcess(db, sandbox.urls, {
+    INSTANCE_ID: "A",
+    LEASE_MS: "5000",
+    HEARTBEAT_MS: "100",
+    DB_LOCK_TIMEOUT_MS: "100",
+  }, metrics.hooks);
+  const counter = async (name: string) => sample(await metrics.render(), name) ?? -1;
+  try {
+    const order = sampleOrder();
+    // The saga waits three seconds in createOrder: its lease is renewed meanwhile.
+    sandbox.orders.setFaults({
+      rules: [{ method: "POST", path: "/orders", delayMs: 3000, times: 1 }],
+    });
+    await placeOrder(db.sql, order);
+    await waitFor(() => o.orchestrator.pool.size === 1, { what: "the saga to run" });
+
+    // A table lock makes heartbeats fail (lock timeout) until it goes.
+    await db.sql.begin(async (tx) => {
+      await tx`LOCK TABLE order_ledger IN ACCESS EXCLUSIVE MODE`;
+      await waitFor(async () => await counter("orchestrator_lease_heartbeat_failures_total") >= 1, {
+        what: "a failed heartbeat",
+        timeoutMs: 2000,
+      });
+    });
+    assert.equal(await counter("orchestrator_leases_lost_total"), 0);
+
+    // Another instance takes the lease: the next beat finds it gone.
+    await db.sql`UPDATE order_ledger SET lease_owner = 'B', lease_epoch = lease_epoch + 1,
+      lease_until = now() + interval '1 minute' WHERE order_id = ${order.order_id}`;
+    await waitFor(async () => await counter("orchestrator_leases_lost_total") === 1, {
+      what: "the lost lease to be counted",
+      timeoutMs: 2000,
+    });
+    await promtoolCheck(await metrics.render());
   } finally {
     await o.stop();
     await sandbox.close();

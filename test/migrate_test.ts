@@ -17,6 +17,8 @@ const INDEX_MIGRATION = "003_outbox_pending_index.sql";
 const GATE_MIGRATION = "004_gated_wakeup.sql";
 const FINISHED_AT_MIGRATION = "006_finished_at.sql";
 const RETENTION_INDEX_MIGRATION = "008_retention_indexes.sql";
+const COUNTS_MIGRATION = "005_saga_counts.sql";
+const DEAD_INDEX_MIGRATION = "007_outbox_dead_index.sql";
 
 type LogLine = { level: number; msg: string; migration?: string } & Record<string, unknown>;
 
@@ -255,19 +257,24 @@ Deno.test("an installation migrated by the old code is adopted: nothing re-appli
     await migrateTheOldWay(db.sql);
     const legacy = await tableState(db.sql, "schema_migrations");
     const { logger, lines } = capturingLogger();
-    // Upgraded under traffic: 003 finds the index there and waits for nobody;
-    // 008 builds new indexes concurrently, which waits for the producer's open
-    // transaction (never the other way round: inserts go on meanwhile).
+    // Upgraded under traffic: 003 finds the index there and waits for nobody,
+    // so it is applied (with 004 and 005) while the producer's transaction is
+    // open. 007 builds an index of its own concurrently, which waits for that
+    // transaction (as every concurrent build must; never the other way round:
+    // inserts go on meanwhile), so it ends only after it.
     const long = await openProducerTransaction(producer);
     const migrating = migrate(db.sql, { logger });
+    const applying = () => recorded(db.sql).catch(() => []); // the table may not exist yet
+    await waitFor(async () => (await applying()).some((r) => r.name === COUNTS_MIGRATION), {
+      what: "003 to 005 applied while the producer's transaction is open",
+    });
     await waitFor(async () => {
       const [r] = await db.sql<{ n: number }[]>`
         SELECT count(*)::int AS n FROM pg_stat_activity
-        WHERE query LIKE 'CREATE INDEX CONCURRENTLY%outbox_processed_idx%'
-          AND wait_event = 'virtualxid'
+        WHERE query LIKE 'CREATE INDEX CONCURRENTLY%' AND wait_event = 'virtualxid'
           AND pid <> pg_backend_pid()`;
       return r!.n > 0;
-    }, { what: "008's concurrent build to wait for the producer" });
+    }, { what: "a concurrent build to wait for the producer" });
     await db.sql`INSERT INTO outbox (order_id, event_type, payload)
       VALUES (${crypto.randomUUID()}, 'OrderPlaced', '{}'::jsonb)`;
     await long.end();
@@ -275,7 +282,14 @@ Deno.test("an installation migrated by the old code is adopted: nothing re-appli
 
     assert.deepEqual(
       applied,
-      [INDEX_MIGRATION, GATE_MIGRATION, FINISHED_AT_MIGRATION, RETENTION_INDEX_MIGRATION],
+      [
+        INDEX_MIGRATION,
+        GATE_MIGRATION,
+        COUNTS_MIGRATION,
+        FINISHED_AT_MIGRATION,
+        DEAD_INDEX_MIGRATION,
+        RETENTION_INDEX_MIGRATION,
+      ],
       "only the files the old code did not have",
     );
     // 002 dropped this index; 001 run again would have brought it back.

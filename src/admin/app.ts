@@ -1,9 +1,10 @@
 // The admin HTTP API, composed from one small module per concern:
 //   /healthz /readyz   health.ts    open
-//   /sagas…            sagas.ts     bearer token when ADMIN_TOKEN is set (auth.ts)
+//   /sagas…            sagas.ts     an operator's bearer token when any is configured (auth.ts)
+//   /outbox…           outbox.ts    〃
 //   /machines…         machines.ts  〃
 //   /metrics           metrics.ts   〃
-//   /                  the admin page (placeholder until it is mounted)
+//   /                  the admin page (page/, open: it holds no data)
 // One onError turns every failure into JSON `{"error": …}`: HTTPException
 // keeps its status; anything else is logged and answered 500 "internal
 // error", never with a stack trace.
@@ -14,7 +15,9 @@ import type { Sql } from "../db/client.ts";
 import type { Logger } from "../log.ts";
 import { silentLogger } from "../log.ts";
 import type { Metrics } from "../metrics.ts";
-import { requireToken } from "./auth.ts";
+import { type AdminEnv, requireToken } from "./auth.ts";
+import { type Operator, SINGLE_TOKEN_OPERATOR } from "./operators.ts";
+import { outboxRoutes } from "./outbox.ts";
 import { mountAdminPage } from "./page/mod.ts";
 import { HEALTH_PATHS, type HealthDeps, healthRoutes } from "./health.ts";
 import { machineRoutes } from "./machines.ts";
@@ -27,17 +30,23 @@ export interface AdminDeps {
   listenReason?: () => string | null;
   metrics?: Metrics;
   logger?: Logger;
-  /** ADMIN_TOKEN; undefined leaves the API open (config.ts allows that only on loopback). */
+  /** ADMIN_TOKEN: the operator "admin" (shorthand for one entry of `operators`). */
   token?: string;
-  /** Names operator actions in saga_history.instance_id. */
+  /** Operators and their tokens; with none (and no `token`) the API is open (loopback only, config.ts). */
+  operators?: readonly Operator[];
+  /** Names the instance in operator actions' records: `admin:<operator>@<instanceId>`. */
   instanceId?: string;
   /** The watchdog's verdict for /healthz and /readyz. */
   liveness?: HealthDeps["liveness"];
 }
 
-export function createAdminApp(deps: AdminDeps): Hono {
+export function createAdminApp(deps: AdminDeps): Hono<AdminEnv> {
   const logger = deps.logger ?? silentLogger;
-  const app = new Hono();
+  const app = new Hono<AdminEnv>();
+  const operators = [
+    ...(deps.token ? [{ name: SINGLE_TOKEN_OPERATOR, token: deps.token }] : []),
+    ...(deps.operators ?? []),
+  ];
 
   app.onError((err, c) => {
     if (err instanceof HTTPException) {
@@ -56,7 +65,7 @@ export function createAdminApp(deps: AdminDeps): Hono {
   // The page and its files hold no data: served before the token check, so a
   // browser can load them and then ask the operator for the token.
   mountAdminPage(app);
-  app.use(requireToken(deps.token, HEALTH_PATHS));
+  app.use(requireToken(operators, HEALTH_PATHS));
   app.use(methodNotAllowed({
     app,
     onMethodNotAllowed: (c, methods) =>
@@ -64,7 +73,9 @@ export function createAdminApp(deps: AdminDeps): Hono {
   }));
 
   app.route("/", healthRoutes(deps));
-  app.route("/sagas", sagaRoutes({ sql: deps.sql, actor: `admin@${deps.instanceId ?? "api"}` }));
+  const actions = { sql: deps.sql, instanceId: deps.instanceId ?? "api", logger };
+  app.route("/sagas", sagaRoutes(actions));
+  app.route("/outbox", outboxRoutes(actions));
   app.route("/machines", machineRoutes());
   app.get("/metrics", async (c) => {
     if (!deps.metrics) throw new HTTPException(404, { message: "metrics are not enabled" });

@@ -3,6 +3,7 @@
 // reaches SQL (where it would be a 500).
 import { HTTPException } from "hono/http-exception";
 import { SAGA_STATUSES, type SagaStatus } from "../db/queries.ts";
+import { OUTBOX_STATUSES, type OutboxStatus } from "../db/admin_queries.ts";
 
 export const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -25,6 +26,24 @@ export function parseStatus(raw: string | undefined): SagaStatus | null {
     bad(`status must be one of ${SAGA_STATUSES.join(", ")}`);
   }
   return raw as SagaStatus;
+}
+
+export function parseOutboxStatus(raw: string | undefined): OutboxStatus | null {
+  if (raw === undefined || raw === "") return null;
+  if (!(OUTBOX_STATUSES as readonly string[]).includes(raw)) {
+    bad(`status must be one of ${OUTBOX_STATUSES.join(", ")}`);
+  }
+  return raw as OutboxStatus;
+}
+
+const MAX_BIGINT = 2n ** 63n - 1n;
+
+/** An outbox event id: a positive integer within PostgreSQL's bigint, as a decimal string. */
+export function parseEventId(raw: string): string {
+  if (!/^\d{1,19}$/.test(raw) || BigInt(raw) < 1n || BigInt(raw) > MAX_BIGINT) {
+    bad(`id must be an outbox event id (a positive integer), got "${raw.slice(0, 64)}"`);
+  }
+  return BigInt(raw).toString();
 }
 
 /** A state name as the ledger stores it (the machine's top-level state, e.g. capturingPayment). */

@@ -1,5 +1,6 @@
-// /sagas: list (filtered, keyset-paginated, newest first), one saga with its
-// history, and the two operator actions, retry and cancel. Whether a saga may
+// /sagas: list (filtered, keyset-paginated, newest first), counts by status,
+// one saga with its history, and the operator actions: retry (one or many)
+// and cancel, each recorded with the operator's name. Whether a saga may
 // still be cancelled is the machine's rule (`canCancel` in machines/), asked on
 // its restored snapshot; nothing here re-derives it.
 import { Hono } from "hono";
@@ -7,27 +8,36 @@ import { bodyLimit } from "hono/body-limit";
 import { HTTPException } from "hono/http-exception";
 import type { Sql } from "../db/client.ts";
 import * as q from "../db/queries.ts";
+import * as aq from "../db/admin_queries.ts";
+import type { Logger } from "../log.ts";
+import type { AdminEnv } from "./auth.ts";
+import { BULK_RETRY_LIMIT, parseBulkRetryBody } from "./bulk_retry_body.ts";
 import { decodeCursor, encodeCursor } from "./cursor.ts";
+import { actorName } from "./operators.ts";
 import { parseLimit, parseOrderId, parseState, parseStatus } from "./params.ts";
-import { sagaMachine } from "../../machines/registry.ts";
+import { sagaMachine, sagaVersions } from "../../machines/registry.ts";
 import { canCancel, type Verdict } from "../../machines/order_saga.ts";
-import { restoreSnapshot } from "../engine/saga_state.ts";
+import { restoreSnapshot, statusesInState } from "../engine/saga_state.ts";
 
 export interface SagaRoutesDeps {
   sql: Sql;
-  /** Written to saga_history.instance_id for operator actions. */
-  actor: string;
+  /** With the operator's name, signs operator actions (saga_history.instance_id). */
+  instanceId: string;
+  logger: Logger;
 }
 
 /** A page of a saga's history, not an export: the newest rows win. */
 const HISTORY_LIMIT = 1000;
 const MAX_BODY_BYTES = 16 * 1024;
+// 1,000 UUIDs in JSON are about 40 KB.
+const MAX_BULK_BODY_BYTES = 64 * 1024;
 const MAX_REASON_LENGTH = 1000; // what intake accepts (src/engine/validate.ts)
 const DEFAULT_CANCEL_REASON = "cancelled by operator";
 
-export function sagaRoutes(deps: SagaRoutesDeps): Hono {
+export function sagaRoutes(deps: SagaRoutesDeps): Hono<AdminEnv> {
   const { sql } = deps;
-  const app = new Hono();
+  const app = new Hono<AdminEnv>();
+  const actor = (operator: string) => actorName(operator, deps.instanceId);
 
   app.get("/", async (c) => {
     const status = parseStatus(c.req.query("status"));
@@ -36,8 +46,11 @@ export function sagaRoutes(deps: SagaRoutesDeps): Hono {
     const raw = c.req.query("cursor");
     const after = raw === undefined || raw === "" ? null : decodeCursor(raw);
     // One row more than asked tells whether another page exists.
+    // A state narrows the statuses to read (a finished state has one; any other,
+    // the unfinished two): never a walk through every finished row.
+    const possible = state === null ? q.SAGA_STATUSES : statusesInState(state, machines());
     const rows = await q.listSagas(sql, {
-      statuses: status ? [status] : q.SAGA_STATUSES,
+      statuses: status ? possible.filter((s) => s === status) : possible,
       state,
       after,
       limit: limit + 1,
@@ -55,6 +68,36 @@ export function sagaRoutes(deps: SagaRoutesDeps): Hono {
         ? encodeCursor({ us: last.sort_us, orderId: last.order_id })
         : null,
     });
+  });
+
+  // Registered before /:order_id, which would otherwise take "counts" for an
+  // id (and answer 400: not a UUID).
+  app.get("/counts", async (c) => c.json(await aq.sagaCounts(sql)));
+
+  const bodyOf = (maxSize: number) =>
+    bodyLimit({
+      maxSize,
+      onError: () => {
+        throw new HTTPException(413, { message: `body larger than ${maxSize} bytes` });
+      },
+    });
+  const limitBody = bodyOf(MAX_BODY_BYTES);
+
+  // Bulk retry. `GET /sagas/retry` is not this route: it asks for a saga
+  // whose id is "retry" (400, not a UUID).
+  app.post("/retry", bodyOf(MAX_BULK_BODY_BYTES), async (c) => {
+    const selection = parseBulkRetryBody(await c.req.text());
+    const operator = c.get("operator");
+    const r = await aq.retrySagas(sql, {
+      ...selection,
+      limit: BULK_RETRY_LIMIT,
+      actor: actor(operator),
+    });
+    deps.logger.info(
+      { operator, state: selection.state, order_ids: selection.orderIds?.length, ...r },
+      "Parked sagas retried by an operator",
+    );
+    return c.json({ retried: r.retried, more: r.more, limit: BULK_RETRY_LIMIT }, 202);
   });
 
   app.get("/:order_id", async (c) => {
@@ -80,16 +123,9 @@ export function sagaRoutes(deps: SagaRoutesDeps): Hono {
     });
   });
 
-  const limitBody = bodyLimit({
-    maxSize: MAX_BODY_BYTES,
-    onError: () => {
-      throw new HTTPException(413, { message: `body larger than ${MAX_BODY_BYTES} bytes` });
-    },
-  });
-
   app.post("/:order_id/retry", limitBody, async (c) => {
     const orderId = parseOrderId(c.req.param("order_id"));
-    const r = await q.retrySaga(sql, orderId, deps.actor);
+    const r = await q.retrySaga(sql, orderId, actor(c.get("operator")));
     const state = settle(r, orderId);
     return c.json({ order_id: orderId, action: "retry", accepted: true, state }, 202);
   });
@@ -105,7 +141,7 @@ export function sagaRoutes(deps: SagaRoutesDeps): Hono {
         message: `saga is ${row.status} in ${row.state}: ${verdict.reason}`,
       });
     }
-    const eventId = await q.insertCancellation(sql, orderId, reason);
+    const eventId = await q.insertCancellation(sql, orderId, reason, actor(c.get("operator")));
     return c.json({
       order_id: orderId,
       action: "cancel",
@@ -127,6 +163,8 @@ function settle(r: q.AdminActionResult, orderId: string): string {
   if (r.outcome === "conflict") throw new HTTPException(409, { message: r.reason });
   return r.state;
 }
+
+const machines = () => sagaVersions().map((v) => sagaMachine(v)!);
 
 /** The machine's answer for this saga, or a refusal when its snapshot cannot be judged. */
 function cancellable(row: q.SagaDetailRow): Verdict {

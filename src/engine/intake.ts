@@ -104,7 +104,12 @@ async function applyBatch(
           claim: free-- > 0,
         });
       } else {
-        cancels.push({ order_id: valid.orderId, reason: valid.reason, eventId: ev.id });
+        cancels.push({
+          order_id: valid.orderId,
+          reason: valid.reason,
+          requested_by: valid.requestedBy,
+          eventId: ev.id,
+        });
       }
     } catch (err) {
       if (!(err instanceof PoisonEventError)) throw err;

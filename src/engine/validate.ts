@@ -30,11 +30,19 @@ const orderPlaced = z.object({
 const cancellation = z.object({
   order_id: z.uuid("must be a UUID"),
   reason: z.string().max(1000),
+  // Set by the admin API (the operator who asked). Not part of the producer
+  // contract: a value that is not a short string is ignored, never fatal.
+  requested_by: z.string().max(256).optional().catch(undefined),
 });
 
 export type ValidEvent =
   | { type: "OrderPlaced"; order: OrderData }
-  | { type: "OrderCancellationRequested"; orderId: string; reason: string };
+  | {
+    type: "OrderCancellationRequested";
+    orderId: string;
+    reason: string;
+    requestedBy: string | null;
+  };
 
 function describe(error: z.ZodError): string {
   return error.issues.slice(0, 5).map((i) =>
@@ -98,6 +106,7 @@ export function validateEvent(
       type: "OrderCancellationRequested",
       orderId: r.data.order_id.toLowerCase(),
       reason: r.data.reason,
+      requestedBy: r.data.requested_by ?? null,
     };
   }
   throw new PoisonEventError(`unknown event_type "${eventType.slice(0, 100)}"`);

@@ -1,8 +1,9 @@
-// ADMIN_TOKEN: every route but /healthz and /readyz needs the bearer token,
-// compared in constant time (hash both, then timingSafeEqual).
+// ADMIN_TOKEN / ADMIN_TOKENS: every route but /healthz and /readyz needs an
+// operator's bearer token, compared in constant time (hash both, then
+// timingSafeEqual), against every configured token.
 import assert from "node:assert/strict";
 import { createAdminApp } from "../../src/admin/app.ts";
-import { bearerToken, requireToken, tokenMatches } from "../../src/admin/auth.ts";
+import { type AdminEnv, bearerToken, requireToken, tokenMatches } from "../../src/admin/auth.ts";
 import type { Sql } from "../../src/db/client.ts";
 import { createMetrics } from "../../src/metrics.ts";
 import { Hono } from "hono";
@@ -88,21 +89,44 @@ Deno.test("tokenMatches() compares equal and unequal tokens of any length withou
   assert.equal(await tokenMatches(`${TOKEN.slice(0, -1)}X`, TOKEN), false);
 });
 
-Deno.test("the middleware checks tokens only through the constant-time comparison", async () => {
+Deno.test("the middleware checks tokens only through the constant-time comparison, every one of them", async () => {
   const seen: Array<[string, string]> = [];
   const compare = (given: string, expected: string) => {
     seen.push([given, expected]);
     return tokenMatches(given, expected);
   };
-  const a = new Hono();
-  a.use(requireToken(TOKEN, [], compare));
-  a.get("/x", (c) => c.text("ok"));
+  const operators = [{ name: "alice", token: TOKEN }, { name: "bob", token: "bobs-token" }];
+  const a = new Hono<AdminEnv>();
+  a.use(requireToken(operators, [], compare));
+  a.get("/x", (c) => c.text(c.get("operator")));
   assert.equal((await a.request("/x", { headers: { authorization: "Bearer nope" } })).status, 401);
-  assert.equal(
-    (await a.request("/x", { headers: { authorization: `Bearer ${TOKEN}` } })).status,
-    200,
-  );
-  assert.deepEqual(seen, [["nope", TOKEN], [TOKEN, TOKEN]]);
+  const first = await a.request("/x", { headers: { authorization: `Bearer ${TOKEN}` } });
+  assert.equal(first.status, 200);
+  assert.equal(await first.text(), "alice");
+  // A match on the first token does not skip the second: the time says nothing about which.
+  assert.deepEqual(seen, [
+    ["nope", TOKEN],
+    ["nope", "bobs-token"],
+    [TOKEN, TOKEN],
+    [TOKEN, "bobs-token"],
+  ]);
+  const second = await a.request("/x", { headers: { authorization: "Bearer bobs-token" } });
+  assert.equal(await second.text(), "bob");
+});
+
+Deno.test('with several operators, each one\'s token opens the API; ADMIN_TOKEN alongside is "admin"', async () => {
+  const a = createAdminApp({
+    sql,
+    listening: () => true,
+    token: TOKEN,
+    operators: [{ name: "alice", token: "alice-token" }, { name: "bob", token: "bob-token" }],
+  });
+  for (const token of [TOKEN, "alice-token", "bob-token"]) {
+    const res = await a.request("/machines", { headers: { authorization: `Bearer ${token}` } });
+    assert.equal(res.status, 200, token);
+  }
+  const res = await a.request("/machines", { headers: { authorization: "Bearer carol-token" } });
+  assert.equal(res.status, 401);
 });
 
 Deno.test("bearerToken() reads only the Bearer scheme", () => {

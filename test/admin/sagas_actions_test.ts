@@ -101,7 +101,7 @@ Deno.test("POST retry resumes a saga the machine parked (RETRY event), woken by 
     ]);
     const [adminRow] = await h.sql<{ instance_id: string }[]>`
       SELECT instance_id FROM saga_history WHERE order_id = ${id} AND event = 'AdminRetry'`;
-    assert.equal(adminRow?.instance_id, "admin@test-admin");
+    assert.equal(adminRow?.instance_id, "admin:anonymous@test-admin");
 
     // Finished now: neither action applies.
     const again = await call("POST", `/sagas/${id}/retry`);

@@ -106,11 +106,20 @@ Deno.test("GET /sagas pages by cursor without gaps or repeats, also within one m
   await withDb(async (db, app) => {
     const statuses = ["RUNNING", "COMPLETED", "CANCELLED", "NEEDS_ATTENTION"];
     const rows: Row[] = [];
+    // As the ledger holds them: a finished saga is in its final state.
+    const stateOf = (status: string, i: number) =>
+      status === "COMPLETED"
+        ? "completed"
+        : status === "CANCELLED"
+        ? "cancelled"
+        : Math.floor(i / 4) % 2
+        ? "reservingInventory"
+        : "capturingPayment";
     for (let i = 0; i < 37; i++) {
       rows.push({
         order_id: uuid(1000 - i),
         status: statuses[i % 4]!,
-        state: i % 2 ? "completed" : "reservingInventory",
+        state: stateOf(statuses[i % 4]!, i),
         // Groups of rows share a microsecond, and many share a millisecond.
         us: Math.floor(i / 3) * 7 + 500,
       });
@@ -133,6 +142,11 @@ Deno.test("GET /sagas pages by cursor without gaps or repeats, also within one m
     assert.deepEqual(await allPages(app, "state=reservingInventory&limit=4"), byState);
     const both = running.filter((id) => byState.includes(id));
     assert.deepEqual(await allPages(app, "status=RUNNING&state=reservingInventory&limit=2"), both);
+    const completed = expected.filter((id) =>
+      rows.find((r) => r.order_id === id)!.status === "COMPLETED"
+    );
+    assert.deepEqual(await allPages(app, "state=completed&limit=3"), completed);
+    assert.deepEqual(await allPages(app, "status=RUNNING&state=completed"), []);
   });
 });
 

@@ -3,7 +3,7 @@
 // it works offline. The page holds no data: it reads the JSON API with the
 // operator's bearer token. Mount it before the token middleware, so a
 // browser can load the page and then be asked for the token.
-import type { Hono } from "hono";
+import type { Env, Hono } from "hono";
 import { HTTPException } from "hono/http-exception";
 
 /** The files served, with their content types: nothing else in this folder is reachable. */
@@ -53,7 +53,7 @@ export const ADMIN_PAGE_PATHS = [
     .map((f) => `/${f}`),
 ];
 
-export function mountAdminPage(app: Hono): void {
+export function mountAdminPage<E extends Env>(app: Hono<E>): void {
   app.get("/", () => serve("index.html"));
   app.get("/ui/:file", (c) => serve(`ui/${c.req.param("file")}`));
 }

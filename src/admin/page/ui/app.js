@@ -1,4 +1,5 @@
-// The admin page: counts by status, a filterable list of sagas, and one saga
+// The admin page: counts by status, a filterable list of sagas with "Retry
+// all parked", the dead letters with a Redrive each, and one saga
 // (#/sagas/<id>) with its statechart, history and Retry / Cancel. It only
 // talks to the admin JSON API, with relative URLs so it also works behind a
 // path prefix. Data is always written with textContent, never as HTML.
@@ -8,10 +9,11 @@ import { renderChart } from "./chart.js";
 
 const STATUSES = ["RUNNING", "NEEDS_ATTENTION", "COMPLETED", "CANCELLED"];
 const TOKEN_KEY = "orchestrator-admin-token";
-// Counting pages through the list API; past this the count says "2000+".
-const COUNT_PAGE = 500;
-const COUNT_PAGES = 4;
 const REFRESH_MS = 5000;
+const DEAD_PAGE = 20;
+// What one bulk retry may name (the API's cap), listed in pages of the list API's largest.
+const BULK_PAGE = 500;
+const BULK_PAGES = 2;
 
 const $ = (sel) => document.querySelector(sel);
 
@@ -78,24 +80,13 @@ async function machine(id) {
 
 // --- Counts ----------------------------------------------------------------
 
-async function countStatus(status) {
-  let n = 0;
-  let cursor = null;
-  for (let i = 0; i < COUNT_PAGES; i++) {
-    const q = new URLSearchParams({ status, limit: String(COUNT_PAGE) });
-    if (cursor) q.set("cursor", cursor);
-    const r = await api(`sagas?${q}`);
-    if (!r.ok) return "?";
-    n += r.body.items.length;
-    cursor = r.body.next_cursor;
-    if (!cursor) return String(n);
-  }
-  return `${n}+`;
-}
-
+// Maintained by the database (GET /sagas/counts): one cheap request at any size.
 async function refreshCounts() {
-  const counts = await Promise.all(STATUSES.map(countStatus));
-  STATUSES.forEach((s, i) => ($(`[data-count="${s}"]`).textContent = counts[i]));
+  const r = await api("sagas/counts");
+  for (const s of STATUSES) {
+    $(`[data-count="${s}"]`).textContent = r.ok ? String(r.body[s] ?? 0) : "?";
+  }
+  $("#retry-parked").disabled = !(r.ok && r.body.NEEDS_ATTENTION > 0);
   const now = new Date();
   $("#updated").textContent = `Updated ${pad(now.getHours())}:${pad(now.getMinutes())}:${
     pad(now.getSeconds())
@@ -160,6 +151,113 @@ async function fillStateFilter() {
   const def = current ? await machine(current.id) : null;
   const select = $("#filter-state");
   for (const key of Object.keys(def?.states ?? {})) select.append(h("option", { value: key }, key));
+}
+
+// --- Bulk retry ------------------------------------------------------------
+
+/** Ids of parked sagas, as many as one bulk retry takes. */
+async function parkedIds() {
+  const ids = [];
+  let cursor = null;
+  for (let i = 0; i < BULK_PAGES; i++) {
+    const q = new URLSearchParams({ status: "NEEDS_ATTENTION", limit: String(BULK_PAGE) });
+    if (cursor) q.set("cursor", cursor);
+    const r = await api(`sagas?${q}`);
+    if (!r.ok) break;
+    ids.push(...r.body.items.map((s) => s.order_id));
+    cursor = r.body.next_cursor;
+    if (!cursor) break;
+  }
+  return ids;
+}
+
+function showResult(out, label, r) {
+  out.className = `result ${r.ok ? "ok" : "error"}`;
+  out.textContent = `${label} → ${r.status}\n${JSON.stringify(r.body, null, 2)}`;
+}
+
+// With a state chosen, every parked saga in that state (the API's bound
+// applies); without one, the parked sagas the list API gives, by id.
+async function retryParked() {
+  const out = $("#bulk-result");
+  const state = $("#filter-state").value;
+  let body;
+  let what;
+  if (state) {
+    body = { state };
+    what = `every parked saga in state ${state}`;
+  } else {
+    const ids = await parkedIds();
+    if (ids.length === 0) {
+      out.className = "result";
+      out.textContent = "No parked sagas.";
+      return;
+    }
+    body = { order_ids: ids };
+    what = `${ids.length} parked saga${ids.length === 1 ? "" : "s"}`;
+  }
+  if (!confirm(`Retry ${what}?`)) return;
+  const r = await api("sagas/retry", {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify(body),
+  });
+  showResult(out, "POST sagas/retry", r);
+  refreshCounts();
+  loadList();
+}
+
+// --- Dead letters ----------------------------------------------------------
+
+let deadCursor = null;
+let deadPaged = false; // "More" was used: leave the list alone on refresh
+
+async function loadDeadLetters({ more = false } = {}) {
+  const q = new URLSearchParams({ status: "DEAD", limit: String(DEAD_PAGE) });
+  if (more && deadCursor) q.set("cursor", deadCursor);
+  const r = await api(`outbox?${q}`);
+  const body = $("#dead-letters tbody");
+  if (!more) body.replaceChildren();
+  deadPaged = more;
+  if (!r.ok) {
+    body.append(
+      h("tr", {}, h("td", { colspan: 7, class: "error" }, r.body?.error ?? `HTTP ${r.status}`)),
+    );
+    return;
+  }
+  for (const e of r.body.items) {
+    body.append(
+      h(
+        "tr",
+        { "data-event-id": e.id },
+        h("td", { class: "mono" }, e.id),
+        h("td", {}, h("a", { href: `#/sagas/${e.order_id}`, class: "mono" }, e.order_id)),
+        h("td", { class: "mono" }, e.event_type),
+        h("td", {}, String(e.attempts)),
+        h("td", { class: "error reason" }, e.last_error ?? ""),
+        h("td", {}, when(e.created_at)),
+        h(
+          "td",
+          {},
+          h("button", { type: "button", onclick: (ev) => redrive(e.id, ev.target) }, "Redrive"),
+        ),
+      ),
+    );
+  }
+  if (!body.children.length) {
+    body.append(h("tr", {}, h("td", { colspan: 7, class: "empty" }, "No dead letters.")));
+  }
+  deadCursor = r.body.next_cursor;
+  $("#dead-more").hidden = !deadCursor;
+  const shown = body.querySelectorAll("tr[data-event-id]").length;
+  $("#dead-count").textContent = shown ? `${shown}${deadCursor ? "+" : ""}` : "";
+}
+
+async function redrive(id, button) {
+  button.disabled = true;
+  const r = await api(`outbox/${encodeURIComponent(id)}/redrive`, { method: "POST" });
+  showResult($("#dead-result"), `POST outbox/${id}/redrive`, r);
+  loadDeadLetters();
 }
 
 // --- One saga --------------------------------------------------------------
@@ -256,6 +354,7 @@ async function act(action) {
 function route() {
   const m = /^#\/sagas\/([0-9a-fA-F-]{36})$/.exec(location.hash);
   $("#list-view").hidden = !!m;
+  $("#dead-letters").hidden = !!m;
   $("#saga-view").hidden = !m;
   if (m) {
     if (shown !== m[1]) {
@@ -269,6 +368,7 @@ function route() {
     shown = null;
     clearTimeout(detailTimer);
     loadList();
+    loadDeadLetters();
   }
 }
 
@@ -280,6 +380,8 @@ function init() {
   });
   $("#filters").addEventListener("change", () => loadList());
   $("#more").addEventListener("click", () => loadList({ more: true }));
+  $("#dead-more").addEventListener("click", () => loadDeadLetters({ more: true }));
+  $("#retry-parked").addEventListener("click", () => retryParked());
   $("#refresh").addEventListener("click", () => {
     refreshCounts();
     route();
@@ -300,7 +402,11 @@ function init() {
   refreshCounts();
   fillStateFilter();
   route();
-  setInterval(() => document.visibilityState === "visible" && refreshCounts(), REFRESH_MS);
+  setInterval(() => {
+    if (document.visibilityState !== "visible") return;
+    refreshCounts();
+    if (!shown && !deadPaged) loadDeadLetters();
+  }, REFRESH_MS);
 }
 
 init();
