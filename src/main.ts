@@ -143,6 +143,7 @@ async function main() {
     outboxPending: () => countPendingOutbox(sql),
     oldestFinishedAge: () => oldestFinishedAgeSeconds(sql),
     operational: () => operationalGauges(sql),
+    services: () => orchestrator.serviceLimits,
   });
 
   let server: Deno.HttpServer | undefined;

@@ -32,6 +32,8 @@ export interface MetricsSources {
   oldestFinishedAge?: () => Promise<number>;
   /** Parked sagas, dead letters, oldest pending event (admin_queries.ts); may reject. */
   operational?: () => Promise<OperationalGauges>;
+  /** Each downstream service's adaptive call limit, calls in flight and calls waiting. */
+  services?: () => Record<string, { limit: number; inFlight: number; queued: number }>;
 }
 
 export interface Metrics {
@@ -106,6 +108,39 @@ export function createMetrics(opts: { logger?: Logger } = {}): Metrics {
     registers: [registry],
     collect() {
       this.set(sources.inFlight?.() ?? 0);
+    },
+  });
+  new Gauge({
+    name: "orchestrator_downstream_limit",
+    help: "Calls one service may have in flight from this instance now (adaptive, AIMD).",
+    labelNames: ["service"],
+    registers: [registry],
+    collect() {
+      for (const [service, s] of Object.entries(sources.services?.() ?? {})) {
+        this.set({ service }, Math.floor(s.limit));
+      }
+    },
+  });
+  new Gauge({
+    name: "orchestrator_downstream_in_flight",
+    help: "Calls in flight to one service from this instance.",
+    labelNames: ["service"],
+    registers: [registry],
+    collect() {
+      for (const [service, s] of Object.entries(sources.services?.() ?? {})) {
+        this.set({ service }, s.inFlight);
+      }
+    },
+  });
+  new Gauge({
+    name: "orchestrator_downstream_queued",
+    help: "Calls waiting for a slot under one service's limit on this instance.",
+    labelNames: ["service"],
+    registers: [registry],
+    collect() {
+      for (const [service, s] of Object.entries(sources.services?.() ?? {})) {
+        this.set({ service }, s.queued);
+      }
     },
   });
   new Gauge({

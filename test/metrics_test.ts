@@ -30,8 +30,16 @@ Deno.test("metrics carry the documented names, count what the hooks report, and 
     outboxPending: () => Promise.resolve(7),
     operational: () =>
       Promise.resolve({ sagasParked: 4, outboxDead: 2, oldestPendingAgeSeconds: 12.5 }),
+    oldestFinishedAge: () => Promise.resolve(3600),
+    services: () => ({
+      orders: { limit: 12.7, inFlight: 12, queued: 30 },
+      payments: { limit: 128, inFlight: 1, queued: 0 },
+    }),
   });
   m.hooks.onStarted(2);
+  m.hooks.onDeleted("order_ledger", 500);
+  m.hooks.onDeleted("outbox", 20);
+  m.hooks.onSweep(0.3);
   m.hooks.onHeartbeatFailure();
   m.hooks.onLeaseLost();
   m.hooks.onLeaseLost();
@@ -74,6 +82,14 @@ Deno.test("metrics carry the documented names, count what the hooks report, and 
       ["orchestrator_outbox_oldest_pending_age_seconds", 12.5],
       ["orchestrator_lease_heartbeat_failures_total", 1],
       ["orchestrator_leases_lost_total", 2],
+      ['orchestrator_downstream_limit{service="orders"}', 12],
+      ['orchestrator_downstream_in_flight{service="orders"}', 12],
+      ['orchestrator_downstream_queued{service="orders"}', 30],
+      ['orchestrator_downstream_limit{service="payments"}', 128],
+      ['orchestrator_retention_deleted_total{table="order_ledger"}', 500],
+      ['orchestrator_retention_deleted_total{table="saga_history"}', 0],
+      ["orchestrator_retention_sweep_duration_seconds_count", 1],
+      ["orchestrator_retention_oldest_finished_age_seconds", 3600],
     ] as const
   ) {
     assert.equal(sample(text, series), value, series);
