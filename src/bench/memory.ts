@@ -44,8 +44,7 @@ export async function measureMemory(
   const payments = slow.url;
   try {
     return await withInstances(env, 1, vars, (run) => hold(run, payments, env, opts), {
-      ...env.services.urls,
-      payments,
+      services: { ...env.services.urls, payments },
     });
   } finally {
     await env.group.stop(slow.child);
