@@ -1,7 +1,14 @@
 // `deno task bench --quick` with small counts writes JSON with every figure
 // present and finite. No wall-clock assertions: this machine's speed is not
-// under test.
+// under test. The peers are skipped in the quick run (their first run installs
+// them with npm); BENCH_TEST_PEERS=1 adds a run with --peers.
 import assert from "node:assert/strict";
+import { callStep } from "../src/services/http_client.ts";
+import { validateEvent } from "../src/engine/validate.ts";
+import { happyOrders } from "../src/bench/orders.ts";
+import sagaSteps from "../src/bench/peer/saga_steps.cjs";
+import { FORWARD_STEPS } from "../machines/order_types.ts";
+import type { BenchResults } from "../src/bench/report.ts";
 
 const ROOT = new URL("../", import.meta.url);
 
@@ -17,6 +24,8 @@ function benchArgs(): string[] {
 const SPREADS = [
   "results.throughput.oneInstance",
   "results.throughput.twoInstances",
+  "results.throughput.handOverSeconds.oneInstance",
+  "results.throughput.handOverSeconds.twoInstances",
   "results.stepsPerSecond.oneInstance",
   "results.stepsPerSecond.twoInstances",
   "results.wakeup.notify.p50Ms",
@@ -52,10 +61,6 @@ const SPREADS = [
   "results.ceiling.withoutGroupCommit.sagasPerSecond",
   "results.ceiling.withoutGroupCommit.writeCommitsPerSaga",
   "results.ceiling.withoutGroupCommit.ratio",
-  "results.peer.unbatched.jobsPerSecond",
-  "results.peer.batched.jobsPerSecond",
-  "results.peer.ratioUnbatched",
-  "results.peer.ratioBatched",
   "results.memory.rssMiB",
   "results.memory.peakMiB",
   "results.memory.idleRssMiB",
@@ -75,6 +80,67 @@ const SPREADS = [
   "results.producer.withOrchestrator.gated.tps",
   "results.producer.withOrchestrator.gated.ratio",
   "results.producer.withOrchestrator.gated.notificationsPerEvent",
+  ...[0, 1].flatMap((i) => latencyUnderLoad(`results.loadLatency.${i}`)),
+  ...["empty", "retained", "sweeping"].flatMap((c) => historyCase(`results.history.cases.${c}`)),
+];
+
+/** The spreads of one latency-under-load figure (ours or a peer's). */
+function latencyUnderLoad(at: string): string[] {
+  return [
+    "committedPerSecond",
+    "producerMaxLagMs",
+    ...["endToEnd", "wakeup"].flatMap((k) => ["p50Ms", "p99Ms", "maxMs"].map((p) => `${k}.${p}`)),
+  ].map((k) => `${at}.${k}`);
+}
+
+function historyCase(at: string): string[] {
+  return [
+    "sagasPerSecond",
+    "ratioToEmpty",
+    "orchestratorMsPerSaga",
+    "postgresMsPerSaga",
+    "servicesMsPerSaga",
+    "sweptSagas",
+    "claimCycle.samples",
+    "claimCycle.p50Ms",
+    "claimCycle.p99Ms",
+    "claimCycle.maxMs",
+  ].map((k) => `${at}.${k}`);
+}
+
+/** The spreads of one saga engine beside ours. */
+function sagaEngine(at: string, groups: string[]): string[] {
+  return [
+    "sagasPerSecond",
+    "handOverSeconds",
+    "cpuTotalMsPerSaga",
+    "ourThroughputRatio",
+    "cpuRatioToOurs",
+    ...groups.map((g) => `cpuMsPerSaga.${g}`),
+  ].map((k) => `${at}.${k}`);
+}
+
+/** Every peer figure, when the peers ran. */
+const PEER_SPREADS = [
+  "results.peers.graphileWorker.unbatched.jobsPerSecond",
+  "results.peers.graphileWorker.unbatched.cpuMsPerJob.engine",
+  "results.peers.graphileWorker.unbatched.cpuMsPerJob.postgres",
+  "results.peers.graphileWorker.batched.jobsPerSecond",
+  "results.peers.graphileWorker.ratioUnbatched",
+  "results.peers.graphileWorker.ratioBatched",
+  ...sagaEngine("results.peers.dbos.direct", ["engine", "postgres", "services"]),
+  ...sagaEngine("results.peers.dbos.queue", ["engine", "postgres", "services"]),
+  ...sagaEngine("results.peers.restate.workflow", ["engine", "endpoint", "postgres", "services"]),
+  ...sagaEngine("results.peers.restate.machine", ["engine", "endpoint", "postgres", "services"]),
+  ...[0, 1].flatMap((i) => latencyUnderLoad(`results.peers.restate.loadLatency.${i}`)),
+];
+const PEER_STRINGS = [
+  "results.peers.graphileWorker.version",
+  "results.peers.dbos.version",
+  "results.peers.dbos.node",
+  "results.peers.restate.server",
+  "results.peers.restate.sdk",
+  "results.peers.restate.xstate",
 ];
 
 const NUMBERS = [
@@ -85,9 +151,10 @@ const NUMBERS = [
   "results.ceiling.oneInstance.transitionsPerStatement",
   "results.ceiling.twoInstances.transitionsPerStatement",
   "results.ceiling.twoInstances.connections",
-  "results.peer.jobs",
-  "results.peer.concurrency",
   "results.memory.sagas",
+  "results.loadLatency.0.ratePerSecond",
+  "results.loadLatency.1.ratePerSecond",
+  "results.history.seededSagas",
   "results.producer.clients",
   "results.producer.seconds",
 ];
@@ -95,8 +162,6 @@ const NUMBERS = [
 const STRINGS = [
   "machine.cpuModel",
   "machine.postgres",
-  "results.peer.version",
-  "results.peer.node",
   "results.producer.client",
   "results.producer.statement",
 ];
@@ -125,33 +190,38 @@ function walk(value: unknown, path: string) {
   }
 }
 
-Deno.test("bench --quick writes JSON with every figure, all finite", async () => {
+/** Small counts for every phase: the figures are rough, the run is quick. */
+const QUICK = [
+  "--quick",
+  "--orders",
+  "60",
+  "--warmup",
+  "10",
+  "--wake-orders",
+  "10",
+  "--memory-sagas",
+  "100",
+  "--peer-jobs",
+  "300",
+  "--producer-seconds",
+  "1",
+  "--load-seconds",
+  "1",
+  "--history-sagas",
+  "500",
+  "--history-seconds",
+  "1",
+];
+
+/** Runs the bench with `extra` arguments; returns its output and the JSON it wrote. */
+async function runBench(extra: string[]): Promise<{ text: string; json: BenchResults }> {
   const id = crypto.randomUUID().slice(0, 8);
   const dataDir = `.data/bench-test-${id}`;
   // Outside .data, in a folder that does not exist yet: --out takes any path.
   const outDir = await Deno.makeTempDir({ prefix: "bench-out-" });
   const out = `${outDir}/nested/results.json`;
   const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      ...benchArgs(),
-      "--quick",
-      "--orders",
-      "60",
-      "--warmup",
-      "10",
-      "--wake-orders",
-      "10",
-      "--memory-sagas",
-      "100",
-      "--peer-jobs",
-      "300",
-      "--producer-seconds",
-      "1",
-      "--data-dir",
-      dataDir,
-      "--out",
-      out,
-    ],
+    args: [...benchArgs(), ...QUICK, ...extra, "--data-dir", dataDir, "--out", out],
     cwd: ROOT,
     env: { NO_COLOR: "1" },
     stdout: "piped",
@@ -161,42 +231,121 @@ Deno.test("bench --quick writes JSON with every figure, all finite", async () =>
     const result = await child.output();
     const text = new TextDecoder().decode(result.stdout) + new TextDecoder().decode(result.stderr);
     assert.equal(result.code, 0, text);
-    assert.match(text, /sagas\/s to COMPLETED, 1 instance/);
-    assert.match(text, /producer: outbox inserts\/s, no trigger/);
-
-    const json = JSON.parse(await Deno.readTextFile(out));
-    assert.equal(json.mode, "quick");
-    for (const path of SPREADS) {
-      const s = at(json, path) as Record<string, unknown> | undefined;
-      assert.ok(s && typeof s === "object", `${path} missing`);
-      for (const key of ["median", "min", "max"]) assertFinite(s[key], `${path}.${key}`);
-      assert.ok(Array.isArray(s.runs) && s.runs.length >= 1, `${path}.runs empty`);
-    }
-    for (const path of NUMBERS) assertFinite(at(json, path), path);
-    // A happy saga is five transitions (four steps and the capture's write-ahead
-    // attempt), each written once by some statement.
-    assert.equal(json.results.ceiling.transitionsPerSaga, 5);
-    assert.ok(json.results.groupCommit.oneInstance.median >= 1);
-    // Without group commit the replay commits every transition on its own.
-    assert.equal(json.results.ceiling.withoutGroupCommit.transitionsPerStatement, 1);
-    assert.ok(json.results.ceiling.withoutGroupCommit.writeCommitsPerSaga.median >= 4);
-    const cpu = json.results.cpu.oneInstance;
-    for (const group of ["orchestratorMsPerSaga", "servicesMsPerSaga", "postgresMsPerSaga"]) {
-      assert.ok(cpu[group].median > 0, `${group} is ${cpu[group].median}`);
-    }
-    assert.ok(cpu.machineBusy.median > 0 && cpu.machineBusy.median <= 1);
-    // With the trigger disabled nothing notifies; always-notify does, and our listener hears it.
-    const busy = json.results.producer.withOrchestrator;
-    assert.equal(busy.noTrigger.notificationsPerEvent.median, 0);
-    assert.ok(busy.alwaysNotify.notificationsPerEvent.median > 0);
-    for (const path of STRINGS) {
-      const v = at(json, path);
-      assert.ok(typeof v === "string" && v.length > 0, `${path} missing`);
-    }
-    walk(json, "");
+    return { text, json: JSON.parse(await Deno.readTextFile(out)) };
   } finally {
     await Deno.remove(new URL(dataDir, ROOT), { recursive: true }).catch(() => {});
     await Deno.remove(outDir, { recursive: true }).catch(() => {});
+  }
+}
+
+function assertSpreads(json: unknown, paths: string[]) {
+  for (const path of paths) {
+    const s = at(json, path) as Record<string, unknown> | undefined;
+    assert.ok(s && typeof s === "object", `${path} missing`);
+    for (const key of ["median", "min", "max"]) assertFinite(s[key], `${path}.${key}`);
+    assert.ok(Array.isArray(s.runs) && s.runs.length >= 1, `${path}.runs empty`);
+  }
+}
+
+function assertStrings(json: unknown, paths: string[]) {
+  for (const path of paths) {
+    const v = at(json, path);
+    assert.ok(typeof v === "string" && v.length > 0, `${path} missing`);
+  }
+}
+
+Deno.test("bench --quick writes JSON with every figure, all finite, and skips the peers", async () => {
+  const { text, json } = await runBench([]);
+  assert.match(text, /sagas\/s to COMPLETED, 1 instance/);
+  assert.match(text, /producer: outbox inserts\/s, no trigger/);
+  assert.match(text, /ours, 1 instance: commit → COMPLETED p50/);
+  assert.match(text, /history: sagas\/s, 1 instance, 500 finished sagas kept/);
+  assert.match(text, /Peers \(DBOS, Restate, graphile-worker\): skipped/);
+
+  assert.equal(json.mode, "quick");
+  assertSpreads(json, SPREADS);
+  for (const path of NUMBERS) assertFinite(at(json, path), path);
+  const results = json.results;
+  // A happy saga is five transitions (four steps and the capture's write-ahead
+  // attempt), each written once by some statement.
+  assert.equal(results.ceiling.transitionsPerSaga, 5);
+  assert.ok(results.groupCommit.oneInstance.median >= 1);
+  // Without group commit the replay commits every transition on its own.
+  assert.equal(results.ceiling.withoutGroupCommit.transitionsPerStatement, 1);
+  assert.ok(results.ceiling.withoutGroupCommit.writeCommitsPerSaga.median >= 4);
+  const cpu = results.cpu.oneInstance;
+  for (
+    const group of ["orchestratorMsPerSaga", "servicesMsPerSaga", "postgresMsPerSaga"] as const
+  ) {
+    assert.ok(cpu[group].median > 0, `${group} is ${cpu[group].median}`);
+  }
+  assert.ok(cpu.machineBusy.median > 0 && cpu.machineBusy.median <= 1);
+  // With the trigger disabled nothing notifies; always-notify does, and our listener hears it.
+  const busy = results.producer.withOrchestrator;
+  assert.equal(busy.noTrigger.notificationsPerEvent.median, 0);
+  assert.ok(busy.alwaysNotify.notificationsPerEvent.median > 0);
+  // Latency under load: 50 % then 80 % of the measured maximum.
+  assert.deepEqual(results.loadLatency.map((l) => l.share), [0.5, 0.8]);
+  // The history figures measured claim cycles in every case.
+  for (const [name, c] of Object.entries(results.history.cases)) {
+    assert.ok(c.claimCycle.samples.median > 0, `${name}: no claim cycle`);
+  }
+  assertStrings(json, STRINGS);
+  assert.deepEqual(results.peers, { skipped: true });
+  walk(json, "");
+});
+
+Deno.test({
+  name: "bench --quick --peers adds every peer's figures, all finite",
+  // Installs DBOS, Restate and graphile-worker with npm on first use: opt-in.
+  ignore: Deno.env.get("BENCH_TEST_PEERS") !== "1",
+  async fn() {
+    const { text, json } = await runBench(["--peers"]);
+    assert.match(text, /DBOS .*DBOS\.startWorkflow: sagas\/s to done/);
+    assert.match(text, /Restate .*workflow \(4 ctx\.run\): sagas\/s to done/);
+    assertSpreads(json, [...SPREADS, ...PEER_SPREADS]);
+    assertStrings(json, [...STRINGS, ...PEER_STRINGS]);
+    walk(json, "");
+  },
+});
+
+Deno.test("the peers make the orchestrator's requests: same URLs, bodies and Idempotency-Key", async () => {
+  const urls = {
+    orders: "http://orders.test",
+    inventory: "http://inventory.test/base/",
+    payments: "http://payments.test",
+  };
+  const [order] = happyOrders(1, 5);
+  const valid = validateEvent("OrderPlaced", order!.order_id, order);
+  if (valid.type !== "OrderPlaced") throw new Error("not an OrderPlaced");
+  // The happy path, in the machine's order.
+  assert.deepEqual(sagaSteps.STEPS, [...FORWARD_STEPS]);
+  for (const step of FORWARD_STEPS) {
+    let seen: { url: string; method: string; headers: Headers; body: unknown } | undefined;
+    await callStep({ step, order: valid.order }, {
+      urls,
+      timeoutMs: 1000,
+      attempt: 0,
+      retry: { baseMs: 10, maxMs: 100 },
+      fetch: (input, init) => {
+        seen = {
+          url: String(input),
+          method: init?.method ?? "GET",
+          headers: new Headers(init?.headers),
+          body: JSON.parse(String(init?.body)),
+        };
+        return Promise.resolve(Response.json({}, { status: 200 }));
+      },
+    });
+    const peer = sagaSteps.stepRequest(step, order, urls);
+    assert.deepEqual(
+      { url: peer.url, method: peer.method, body: peer.body },
+      { url: seen!.url, method: seen!.method, body: seen!.body },
+      step,
+    );
+    for (const [name, value] of Object.entries(sagaSteps.stepHeaders(step, order))) {
+      assert.equal(seen!.headers.get(name), value, `${step}: ${name}`);
+    }
   }
 });
 

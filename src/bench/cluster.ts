@@ -12,6 +12,8 @@ export interface BenchEnv {
   group: ProcessGroup;
   db: DatabaseServer;
   services: Services;
+  /** PostgreSQL data, logs and the peers' own files live under it. */
+  dataDir: string;
   logDir: string;
   /** Orchestrator LOG_LEVEL (warn: per-step info lines would be measured too). */
   logLevel: string;
@@ -30,7 +32,7 @@ export async function startBenchEnv(
     logFile: `${logDir}/postgres.log`,
   });
   const services = await startServices(group, { logDir });
-  return { group, db, services, logDir, logLevel: opts.logLevel };
+  return { group, db, services, dataDir: opts.dataDir, logDir, logLevel: opts.logLevel };
 }
 
 export interface Run {
@@ -41,6 +43,13 @@ export interface Run {
 
 let runNumber = 0;
 
+export interface RunOptions {
+  /** The services the instances call (default: the benchmark's). */
+  services?: ServiceUrls;
+  /** Makes database DB_NAME (default: fresh, empty and migrated). */
+  database?: () => Promise<{ url: string; sql: Sql }>;
+}
+
 /**
  * A fresh database and services, `count` orchestrator instances on it with
  * `env`, ready (LISTEN up unless LISTEN=false); runs `fn`, then stops them.
@@ -50,10 +59,11 @@ export async function withInstances<T>(
   count: number,
   vars: Record<string, string>,
   fn: (run: Run) => Promise<T>,
-  services: ServiceUrls = env.services.urls,
+  opts: RunOptions = {},
 ): Promise<T> {
+  const services = opts.services ?? env.services.urls;
   await Promise.all(Object.values(services).map((url) => resetService(url)));
-  const { url, sql } = await freshDatabase(env.db, DB_NAME, { max: 4 });
+  const { url, sql } = await (opts.database?.() ?? freshDatabase(env.db, DB_NAME, { max: 4 }));
   const run = ++runNumber;
   const instances: Instance[] = [];
   try {

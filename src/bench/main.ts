@@ -1,11 +1,13 @@
 // `deno task bench`: every documented figure in one process tree on one machine. An
 // embedded PostgreSQL, the reference services (zero added latency) and
-// orchestrator processes; every figure measured `--repeats` times (median and
-// min–max); a table on stdout and JSON at `--out`.
+// orchestrator processes, then the peers (DBOS, Restate, graphile-worker) on
+// the same services and database server; every figure measured `--repeats`
+// times (median and min–max); a table on stdout and JSON at `--out`.
 //
-//   deno task bench [--quick] [--out FILE] [--repeats N] [--orders N]
-//     [--wake-orders N] [--memory-sagas N] [--peer-jobs N] [--producer-seconds N]
-//     [--producer-client auto|pgbench|deno] [--data-dir DIR]
+//   deno task bench [--quick] [--peers | --no-peers] [--out FILE] [--repeats N]
+//     [--orders N] [--wake-orders N] [--memory-sagas N] [--peer-jobs N]
+//     [--producer-seconds N] [--producer-client auto|pgbench|deno] [--load-seconds N]
+//     [--history-sagas N] [--history-seconds N] [--data-dir DIR]
 import { resolve } from "node:path";
 import postgres from "postgres";
 import { ProcessGroup } from "../demo/processes.ts";
@@ -13,15 +15,20 @@ import { ProgressLine } from "../demo/progress.ts";
 import { fmt } from "../demo/table.ts";
 import { type BenchEnv, startBenchEnv } from "./cluster.ts";
 import { measureCeiling } from "./ceiling.ts";
+import { HISTORY_PHASES, historyPhases } from "./history_phases.ts";
+import { measureLoadLatency } from "./load_latency.ts";
+import { LOAD_SHARES, loadAtShares } from "./load_phases.ts";
 import { describeMachine, loadAverage } from "./machine.ts";
 import { measureMemory } from "./memory.ts";
-import { installPeer, measurePeer } from "./peer.ts";
-import { parseBenchArgs, PEER_DIR } from "./args.ts";
+import type { DbosQueue } from "./peer/dbos.ts";
+import { PEER_PHASES, peersPhases } from "./peers_phases.ts";
+import { createPhases } from "./phases.ts";
+import { parseBenchArgs } from "./args.ts";
 import { unwritableReason } from "./output_file.ts";
 import { measureProducerCost } from "./producer_cost.ts";
 import { chooseProducerLoad, PRODUCER_STATEMENT, type ProducerLoad } from "./producer_load.ts";
 import { renderReport } from "./report.ts";
-import { assembleResults, STEPS_PER_SAGA } from "./results.ts";
+import { assembleResults } from "./results.ts";
 import { percentile } from "./stats.ts";
 import { measureThroughput, type ThroughputResult } from "./throughput.ts";
 import { measureWakeup } from "./wakeup.ts";
@@ -33,6 +40,8 @@ const POLL_INTERVAL_MS = 100;
 const DB_POOL_SIZE = DEFAULT_DB_POOL_SIZE;
 const SAGA_CONCURRENCY = DEFAULT_SAGA_CONCURRENCY;
 const PEER_CONCURRENCY = 10;
+// DBOS's queue runs as many workflows at once as we run sagas; see DbosQueue for the polling.
+const DBOS_QUEUE: DbosQueue = { concurrency: SAGA_CONCURRENCY, pollMs: POLL_INTERVAL_MS };
 // An edge API's pool inserting events: the producer's-cost figure.
 const PRODUCER_CLIENTS = 16;
 
@@ -78,22 +87,10 @@ async function main(): Promise<number> {
       `${machine.memoryGiB} GiB RAM`,
   );
   const R = args.repeats;
-  const phases = 11;
-  let phase = 0;
-  const status = (label: string, run: number, detail = "") =>
-    progress.update(
-      `[${phase}/${phases}] ${label} · run ${run}/${R}${detail ? ` · ${detail}` : ""}`,
-    );
-  const repeat = async <T>(label: string, fn: (run: number) => Promise<T>): Promise<T[]> => {
-    phase++;
-    const out: T[] = [];
-    for (let run = 1; run <= R; run++) {
-      status(label, run);
-      out.push(await fn(run));
-    }
-    progress.log(`✓ ${label}`);
-    return out;
-  };
+  // Throughput ×2, wake-up ×2, ceilings ×3, latency under load, memory, producer's cost.
+  const total = 9 + LOAD_SHARES.length + HISTORY_PHASES + (args.peers ? PEER_PHASES : 0);
+  const phases = createPhases(progress, R, total);
+  const { repeat, status } = phases;
 
   let env: BenchEnv | undefined;
   try {
@@ -101,8 +98,6 @@ async function main(): Promise<number> {
     env = await startBenchEnv(group, { dataDir: args.dataDir, logLevel: "warn" });
     machine.postgres = await postgresVersion(env.db.adminUrl);
     const e = env;
-    const peerDir = resolve(PEER_DIR);
-    const node = await installPeer(peerDir, (line) => progress.log(line));
 
     const throughput = async (instances: number, label: string) =>
       await repeat(label, (run) =>
@@ -170,18 +165,21 @@ async function main(): Promise<number> {
       `ceiling without group commit, ${DB_POOL_SIZE} connections`,
     );
 
-    const peer = async (batched: boolean) =>
-      await repeat(`graphile-worker, ${batched ? "batched" : "unbatched"}`, () =>
-        measurePeer(e, {
-          node,
-          peerDir,
-          jobs: args.peerJobs,
-          warmup: STEPS_PER_SAGA * args.warmup,
-          concurrency: PEER_CONCURRENCY,
-          batched,
-        }));
-    const unbatched = await peer(false);
-    const batched = await peer(true);
+    // Latency under load, at shares of the maximum we just measured.
+    const maxRate = percentile(one.map((r) => r.sagasPerSecond), 50);
+    const load = await loadAtShares(
+      phases,
+      "latency under load, ours",
+      { maxRatePerSecond: maxRate, seconds: args.loadSeconds },
+      (ratePerSecond, onProgress) =>
+        measureLoadLatency(e, {
+          ratePerSecond,
+          seconds: args.loadSeconds,
+          warmup: args.warmup,
+          timeoutMs: 600_000,
+          onProgress,
+        }),
+    );
 
     const memory = await repeat(
       `memory, ${args.memorySagas} sagas waiting`,
@@ -204,6 +202,24 @@ async function main(): Promise<number> {
         pollIntervalMs: POLL_INTERVAL_MS,
         onStep: (step) => status(producerLabel, run, step),
       }));
+    const history = await historyPhases(e, phases, {
+      sagas: args.historySagas,
+      orders: args.orders,
+      warmup: args.warmup,
+      claimSeconds: args.historySeconds,
+      oneInstance: one,
+    });
+    const peers = args.peers
+      ? await peersPhases(e, phases, {
+        orders: args.orders,
+        warmup: args.warmup,
+        jobs: args.peerJobs,
+        workers: PEER_CONCURRENCY,
+        dbosQueue: DBOS_QUEUE,
+        maxRatePerSecond: maxRate,
+        loadSeconds: args.loadSeconds,
+      })
+      : undefined;
     progress.done();
     machine.loadAverageAfter = await loadAverage();
 
@@ -216,8 +232,6 @@ async function main(): Promise<number> {
         ceilingOne,
         ceilingTwo,
         ceilingSolo,
-        unbatched,
-        batched,
         memory,
         producer: {
           client: producerLoad.name,
@@ -226,6 +240,9 @@ async function main(): Promise<number> {
           statement: PRODUCER_STATEMENT,
           runs: producer,
         },
+        load,
+        history,
+        peers,
       },
       {
         mode: args.quick ? "quick" : "full",
@@ -241,6 +258,9 @@ async function main(): Promise<number> {
           memorySagas: args.memorySagas,
           peerJobs: args.peerJobs,
           peerConcurrency: PEER_CONCURRENCY,
+          loadSeconds: args.loadSeconds,
+          historySagas: args.historySagas,
+          historySeconds: args.historySeconds,
           orchestratorLogLevel: e.logLevel,
           dbPoolSize: DB_POOL_SIZE,
           sagaConcurrency: SAGA_CONCURRENCY,

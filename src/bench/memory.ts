@@ -1,7 +1,8 @@
 // Resident memory of one orchestrator process holding N sagas that all wait
 // on a slow service: Payments answers captures only after a long delay (a
-// fault rule), HTTP_TIMEOUT_MS is longer still, SAGA_CONCURRENCY = N. VmRSS
-// once every capture call has arrived at Payments.
+// fault rule), HTTP_TIMEOUT_MS is longer still, SAGA_CONCURRENCY and
+// SERVICE_CONCURRENCY_MAX = N. VmRSS once every capture call has arrived at
+// Payments.
 import { fetchStats, setFaults } from "../sandbox/mod.ts";
 import { startService } from "../demo/services.ts";
 import { type BenchEnv, type Run, withInstances } from "./cluster.ts";
@@ -35,6 +36,9 @@ export async function measureMemory(
 ): Promise<MemoryResult> {
   const vars = {
     SAGA_CONCURRENCY: String(Math.max(64, opts.sagas)),
+    // Every saga's capture must be in flight at once; the per-service limit
+    // (128 by default) would hold the rest back in the orchestrator's queue.
+    SERVICE_CONCURRENCY_MAX: String(Math.max(128, opts.sagas)),
     HTTP_TIMEOUT_MS: String(2 * HOLD_MS),
   };
   // A Payments process of its own: stopping it afterwards ends the hanging calls.
@@ -44,8 +48,7 @@ export async function measureMemory(
   const payments = slow.url;
   try {
     return await withInstances(env, 1, vars, (run) => hold(run, payments, env, opts), {
-      ...env.services.urls,
-      payments,
+      services: { ...env.services.urls, payments },
     });
   } finally {
     await env.group.stop(slow.child);

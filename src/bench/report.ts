@@ -1,8 +1,12 @@
 // The benchmark's results: their JSON shape and the printed table.
 import { fmt, table } from "../demo/table.ts";
+import { type HistoryFigures, historyRows } from "./history_figures.ts";
+import { type LoadFigures, loadRows } from "./load_figures.ts";
 import type { Machine } from "./machine.ts";
+import { STEPS_PER_SAGA } from "./orders.ts";
+import { type PeersFigures, peersRows } from "./peers_figures.ts";
 import { mapSpread, type Spread } from "./stats.ts";
-import { STEPS_PER_SAGA } from "./results.ts";
+import { row } from "./table_row.ts";
 
 export interface LatencyPair {
   p50Ms: Spread;
@@ -71,12 +75,20 @@ export interface BenchResults {
     memorySagas: number;
     peerJobs: number;
     peerConcurrency: number;
+    loadSeconds: number;
+    historySagas: number;
+    historySeconds: number;
     orchestratorLogLevel: string;
     dbPoolSize: number;
     sagaConcurrency: number;
   };
   results: {
-    throughput: { oneInstance: Spread; twoInstances: Spread };
+    throughput: {
+      oneInstance: Spread;
+      twoInstances: Spread;
+      /** The outbox insert of every order (inside the timed window). */
+      handOverSeconds: { oneInstance: Spread; twoInstances: Spread };
+    };
     stepsPerSecond: { oneInstance: Spread; twoInstances: Spread };
     wakeup: { notify: LatencyPair; polling: LatencyPair };
     endToEnd: { notify: LatencyPair; polling: LatencyPair };
@@ -97,18 +109,6 @@ export interface BenchResults {
       /** The same writes with a commit per transition: what an engine without group commit could reach. */
       withoutGroupCommit: CeilingFigures;
     };
-    peer: {
-      name: string;
-      version: string;
-      node: string;
-      jobs: number;
-      concurrency: number;
-      unbatched: { jobsPerSecond: Spread };
-      batched: { jobsPerSecond: Spread };
-      /** Our downstream steps/s (1 instance) divided by graphile-worker's unbatched jobs/s. */
-      ratioUnbatched: Spread;
-      ratioBatched: Spread;
-    };
     memory: {
       sagas: number;
       rssMiB: Spread;
@@ -118,12 +118,13 @@ export interface BenchResults {
     };
     /** The producer's cost: outbox inserts/s with and without the NOTIFY trigger. */
     producer: ProducerFigures;
+    /** Ours under a steady arrival rate: 50 % and 80 % of our 1-instance maximum. */
+    loadLatency: LoadFigures[];
+    /** Throughput and claim-cycle latency with a long history kept, and swept. */
+    history: HistoryFigures;
+    /** DBOS, Restate and graphile-worker in the same run, unless skipped. */
+    peers: PeersFigures | { skipped: true };
   };
-}
-
-function row(label: string, s: Spread, unit: string, digits = 1): string[] {
-  const range = s.runs.length > 1 ? `${fmt(s.min, digits)}–${fmt(s.max, digits)}` : "—";
-  return [label, fmt(s.median, digits), range, unit];
 }
 
 export function renderReport(r: BenchResults): string {
@@ -152,6 +153,12 @@ export function renderReport(r: BenchResults): string {
       "sagas/s",
     ),
     row(`sagas/s to COMPLETED, 2 instances`, x.throughput.twoInstances, "sagas/s"),
+    row(
+      "  hand-over: the outbox insert of every order, 1 instance",
+      x.throughput.handOverSeconds.oneInstance,
+      "s",
+      3,
+    ),
     row("downstream steps/s, 1 instance (4 per saga)", x.stepsPerSecond.oneInstance, "steps/s"),
     row("downstream steps/s, 2 instances", x.stepsPerSecond.twoInstances, "steps/s"),
     row("wake-up p50, NOTIFY (commit → first call)", x.wakeup.notify.p50Ms, "ms"),
@@ -206,23 +213,14 @@ export function renderReport(r: BenchResults): string {
       "sagas/s",
     ),
     row("  achieved (1 instance) / that", x.ceiling.withoutGroupCommit.ratio, "ratio", 2),
-    row(
-      `graphile-worker ${x.peer.version} no-op jobs/s, unbatched (${x.peer.concurrency} workers)`,
-      x.peer.unbatched.jobsPerSecond,
-      "jobs/s",
-    ),
-    row(
-      "graphile-worker no-op jobs/s, batched (local queue)",
-      x.peer.batched.jobsPerSecond,
-      "jobs/s",
-    ),
-    row("  our steps/s ÷ graphile-worker unbatched", x.peer.ratioUnbatched, "ratio", 2),
-    row("  our steps/s ÷ graphile-worker batched", x.peer.ratioBatched, "ratio", 2),
     row(`RSS, ${x.memory.sagas} sagas waiting on a slow capture`, x.memory.rssMiB, "MiB"),
     row("  peak RSS (VmHWM) at that point", x.memory.peakMiB, "MiB"),
     row("  RSS idle, same process before the orders", x.memory.idleRssMiB, "MiB"),
     row("  time until all were waiting", x.memory.secondsToWaiting, "s"),
     ...producerRows(x.producer),
+    ...x.loadLatency.flatMap((l) => loadRows("ours, 1 instance", l)),
+    ...historyRows(x.history),
+    ...("skipped" in x.peers ? [] : peersRows(x.peers)),
   ];
   lines.push(table(["measurement", "median", "min–max", "unit"], rows));
   lines.push("");
@@ -233,6 +231,7 @@ export function renderReport(r: BenchResults): string {
       `the engine's group commit wrote them, plus intake (batches of 100): the engine's own SQL, ` +
       `from one Deno client.`,
   );
+  lines.push(TIMING);
   const p = x.producer;
   lines.push(
     `Producer's cost: ${p.client}; ${p.clients} clients for ${p.seconds} s per case, each ` +
@@ -241,7 +240,49 @@ export function renderReport(r: BenchResults): string {
       `instance, POLL_INTERVAL_MS=${r.settings.pollIntervalMs}, a fresh database each; ` +
       `notifications counted by a LISTEN connection of the benchmark's own.`,
   );
+  lines.push(
+    `Latency under load: orders at a steady rate (open loop) for ${r.settings.loadSeconds} s, ` +
+      `each one single-row INSERT (autocommit) from a pool of 16 connections, as an edge API ` +
+      `inserts them; latencies from the commit returning. One instance with its defaults, ` +
+      `${r.settings.warmupOrders} warm-up orders first.`,
+  );
+  lines.push(
+    `History: ${
+      x.history.seededSagas.toLocaleString("en-US")
+    } finished sagas seeded with SQL (each with its ` +
+      `processed event, 4 step rows and 5 history rows, finished 31 to 61 days ago), a copy of ` +
+      `them per run; "kept": RETENTION_SECONDS=0; "sweep running": the default 30-day retention ` +
+      `with MAINTENANCE_INTERVAL_MS=1000. Claim cycles: the orchestrator's claim-cycle spans, ` +
+      `exported by Deno's OpenTelemetry to the benchmark, in a run of their own of ` +
+      `${x.history.claimSeconds} s at half our maximum (exporting costs CPU, so the throughput ` +
+      `run exports nothing).`,
+  );
+  if (!("skipped" in x.peers)) lines.push(peersNote(x.peers));
+  else lines.push("Peers (DBOS, Restate, graphile-worker): skipped (--peers runs them).");
   return lines.join("\n");
+}
+
+const TIMING = "Timing, the same for every engine: from the moment the first order is handed " +
+  "over (our outbox INSERT starts; DBOS.startWorkflow is called; the first request goes to " +
+  "Restate's ingress; graphile-worker's addJobs starts) to the last saga finished as the " +
+  "engine itself records it (order_ledger.updated_at; dbos.workflow_status.updated_at; " +
+  "sys_invocation_status.completed_at; graphile-worker's job table empty), so the producer's " +
+  "hand-over is inside the window; the same warm-up orders first, untimed, on the same " +
+  "processes; CPU read from /proc for each process group around that window.";
+
+function peersNote(p: PeersFigures): string {
+  return `Peers: DBOS ${p.dbos.version} and Restate (server ${p.restate.server}, SDK ` +
+    `${p.restate.sdk}, @restatedev/xstate ${p.restate.xstate}) under Node ${p.dbos.node}, ` +
+    `installed into the data directory; the same orders, the same four HTTP calls with the same ` +
+    `Idempotency-Key headers to the same services. DBOS: a workflow of four DBOS.runStep, ` +
+    `workflow id = order id, its system database on the same PostgreSQL server (every step ` +
+    `committed there); started with DBOS.startWorkflow (all at once, as concurrent API ` +
+    `requests would), or onto a queue of ${p.dbos.queueConcurrency} (our SAGA_CONCURRENCY) ` +
+    `polled every ${p.dbos.queuePollMs} ms. Restate: its own log on local disk (a fresh ` +
+    `server per run, its defaults); orders sent to its ingress by the benchmark, ` +
+    `${p.restate.sendConcurrency} requests in flight; the workflow is four ctx.run, the machine ` +
+    `is the saga as an XState machine run by @restatedev/xstate (each transition an ` +
+    `invocation). graphile-worker: no-op jobs, ${p.graphileWorker.concurrency} workers.`;
 }
 
 function producerRows(p: ProducerFigures): string[][] {

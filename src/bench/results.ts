@@ -3,15 +3,15 @@
 import type { CeilingResult } from "./ceiling.ts";
 import type { Machine } from "./machine.ts";
 import type { MemoryResult } from "./memory.ts";
-import type { PeerResult } from "./peer.ts";
+import { historyFigures, type HistoryRuns } from "./history_figures.ts";
+import { loadFigures, type LoadRuns } from "./load_figures.ts";
+import { STEPS_PER_SAGA } from "./orders.ts";
+import { type PeerRuns, peersFigures } from "./peers_figures.ts";
 import type { ProducerCostRun } from "./producer_cost.ts";
 import type { BenchResults, CeilingFigures, CpuFigures, ProducerFigures } from "./report.ts";
-import { mapSpread, type Spread, spread } from "./stats.ts";
+import { mapSpread, pairedSpread, spreadOf } from "./stats.ts";
 import type { ThroughputResult } from "./throughput.ts";
 import type { LatencyResult } from "./wakeup.ts";
-
-/** Downstream calls of a happy saga: createOrder, reserveInventory, capturePayment, confirmOrder. */
-export const STEPS_PER_SAGA = 4;
 
 export interface CeilingRuns {
   connections: number;
@@ -38,10 +38,13 @@ export interface RawRuns {
   ceilingTwo: CeilingRuns;
   /** The same writes, a commit per transition (no group commit). */
   ceilingSolo: CeilingRuns;
-  unbatched: PeerResult[];
-  batched: PeerResult[];
   memory: MemoryResult[];
   producer: ProducerRuns;
+  /** Our latency under load, at 50 % and 80 % of our 1-instance maximum. */
+  load: LoadRuns[];
+  history: HistoryRuns;
+  /** Absent when the peers were not run (--quick without --peers, or --no-peers). */
+  peers?: PeerRuns;
 }
 
 export interface Meta {
@@ -52,11 +55,8 @@ export interface Meta {
   settings: BenchResults["settings"];
 }
 
-const of = <T>(runs: T[], f: (run: T) => number): Spread => spread(runs.map(f));
-
-/** Pairs run i of `a` with run i of `b` (cycling when counts differ). */
-const paired = <A, B>(a: A[], b: B[], f: (a: A, b: B) => number): Spread =>
-  spread(b.map((y, i) => f(a[i % a.length]!, y)));
+const of = spreadOf;
+const paired = pairedSpread;
 
 function ceiling(
   c: CeilingRuns,
@@ -126,9 +126,6 @@ export function assembleResults(raw: RawRuns, meta: Meta): BenchResults {
   const sagasOne = of(raw.one, (r) => r.sagasPerSecond);
   const sagasTwo = of(raw.two, (r) => r.sagasPerSecond);
   const stepsOne = mapSpread(sagasOne, (v) => v * STEPS_PER_SAGA);
-  const stepsPerJob = (peer: PeerResult[]) =>
-    paired(raw.one, peer, (t, p) => (t.sagasPerSecond * STEPS_PER_SAGA) / p.jobsPerSecond);
-  const peer = raw.unbatched[0]!;
   return {
     benchmark: "order-saga-orchestrator",
     mode: meta.mode,
@@ -137,7 +134,14 @@ export function assembleResults(raw: RawRuns, meta: Meta): BenchResults {
     machine: meta.machine,
     settings: meta.settings,
     results: {
-      throughput: { oneInstance: sagasOne, twoInstances: sagasTwo },
+      throughput: {
+        oneInstance: sagasOne,
+        twoInstances: sagasTwo,
+        handOverSeconds: {
+          oneInstance: of(raw.one, (r) => r.handOverSeconds),
+          twoInstances: of(raw.two, (r) => r.handOverSeconds),
+        },
+      },
       stepsPerSecond: {
         oneInstance: stepsOne,
         twoInstances: mapSpread(sagasTwo, (v) => v * STEPS_PER_SAGA),
@@ -164,17 +168,6 @@ export function assembleResults(raw: RawRuns, meta: Meta): BenchResults {
         twoInstances: ceiling(raw.ceilingTwo, raw.two),
         withoutGroupCommit: ceiling(raw.ceilingSolo, raw.one),
       },
-      peer: {
-        name: "graphile-worker",
-        version: peer.version,
-        node: peer.node,
-        jobs: peer.jobs,
-        concurrency: peer.concurrency,
-        unbatched: { jobsPerSecond: of(raw.unbatched, (p) => p.jobsPerSecond) },
-        batched: { jobsPerSecond: of(raw.batched, (p) => p.jobsPerSecond) },
-        ratioUnbatched: stepsPerJob(raw.unbatched),
-        ratioBatched: stepsPerJob(raw.batched),
-      },
       memory: {
         sagas: raw.memory[0]!.sagas,
         rssMiB: of(raw.memory, (m) => m.rssMiB),
@@ -183,6 +176,9 @@ export function assembleResults(raw: RawRuns, meta: Meta): BenchResults {
         secondsToWaiting: of(raw.memory, (m) => m.secondsToWaiting),
       },
       producer: producer(raw.producer),
+      loadLatency: raw.load.map(loadFigures),
+      history: historyFigures(raw.history),
+      peers: raw.peers ? peersFigures(raw.peers, raw.one) : { skipped: true },
     },
   };
 }

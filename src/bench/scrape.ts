@@ -9,3 +9,15 @@ export async function scrapeSamples(adminUrl: string, series: string[]): Promise
     return Number(line.slice(name.length + 1));
   });
 }
+
+/**
+ * The sum of the samples of `series`: a bare metric name sums all its label
+ * sets, a name with labels (`name{label="v"}`) is that series alone; 0 when
+ * there is none yet.
+ */
+export async function scrapeSum(adminUrl: string, series: string): Promise<number> {
+  const lines = (await (await fetch(`${adminUrl}/metrics`)).text()).split("\n");
+  return lines
+    .filter((l) => l.startsWith(`${series} `) || l.startsWith(`${series}{`))
+    .reduce((sum, l) => sum + Number(l.slice(l.lastIndexOf(" ") + 1)), 0);
+}

@@ -31,3 +31,27 @@ export function spread(runs: number[]): Spread {
 export function mapSpread(s: Spread, f: (value: number, run: number) => number): Spread {
   return spread(s.runs.map((v, i) => f(v, i)));
 }
+
+/** p50, p99 and max of latency samples in milliseconds. */
+export interface LatencySummary {
+  samples: number;
+  p50Ms: number;
+  p99Ms: number;
+  maxMs: number;
+}
+
+export function summarizeLatency(values: number[]): LatencySummary {
+  return {
+    samples: values.length,
+    p50Ms: percentile(values, 50),
+    p99Ms: percentile(values, 99),
+    maxMs: values.reduce((max, v) => Math.max(max, v), values.length === 0 ? NaN : -Infinity),
+  };
+}
+
+/** The spread of `f` over runs. */
+export const spreadOf = <T>(runs: T[], f: (run: T) => number): Spread => spread(runs.map(f));
+
+/** Pairs run i of `a` with run i of `b` (cycling when counts differ), e.g. for a ratio. */
+export const pairedSpread = <A, B>(a: A[], b: B[], f: (a: A, b: B) => number): Spread =>
+  spread(b.map((y, i) => f(a[i % a.length]!, y)));

