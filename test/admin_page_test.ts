@@ -11,7 +11,7 @@ import fs from "node:fs";
 import { Hono } from "hono";
 import { createAdminApp } from "../src/admin/app.ts";
 import { mountAdminPage } from "../src/admin/page/mod.ts";
-import { startSandbox } from "../src/sandbox/mod.ts";
+import { startSandbox } from "../tooling/reference_services/mod.ts";
 import { freshDatabase } from "./helpers/db.ts";
 import { startInProcess } from "./helpers/inprocess.ts";
 import { ledger, placeOrder, sampleOrder, waitFor, waitForStatus } from "./helpers/orders.ts";

@@ -5,14 +5,14 @@
 import assert from "node:assert/strict";
 import { callStep } from "../src/services/http_client.ts";
 import { validateEvent } from "../src/engine/validate.ts";
-import { happyOrders } from "../src/bench/orders.ts";
-import sagaSteps from "../src/bench/peer/saga_steps.cjs";
+import { happyOrders } from "../tooling/bench/orders.ts";
+import sagaSteps from "../tooling/bench/peer/saga_steps.cjs";
 import { FORWARD_STEPS } from "../machines/order_types.ts";
-import type { BenchResults } from "../src/bench/report.ts";
+import type { BenchResults } from "../tooling/bench/report.ts";
 
 const ROOT = new URL("../", import.meta.url);
 
-/** `deno run <flags> src/bench/main.ts`, taken from the bench task so the test uses its permissions. */
+/** `deno run <flags> tooling/bench/main.ts`, taken from the bench task so the test uses its permissions. */
 function benchArgs(): string[] {
   const deno = JSON.parse(Deno.readTextFileSync(new URL("deno.json", ROOT)));
   const task = deno.tasks.bench;

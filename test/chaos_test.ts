@@ -1,10 +1,10 @@
 // `deno task chaos`, small: 80 orders through 3 orchestrator processes while
 // instances are killed with SIGKILL and PostgreSQL is restarted once; every
-// saga must settle and every invariant hold (src/chaos/invariants.ts).
+// saga must settle and every invariant hold (tooling/chaos/invariants.ts).
 import assert from "node:assert/strict";
-import { runChaos } from "../src/chaos/run.ts";
-import { renderChaosSummary } from "../src/chaos/summary.ts";
-import { defaultChaosOptions } from "../src/chaos/options.ts";
+import { runChaos } from "../tooling/chaos/run.ts";
+import { renderChaosSummary } from "../tooling/chaos/summary.ts";
+import { defaultChaosOptions } from "../tooling/chaos/options.ts";
 
 const ROOT = new URL("../", import.meta.url);
 

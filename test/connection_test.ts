@@ -5,7 +5,7 @@ import { placeOrder, sampleOrder, waitFor, waitForStatus } from "./helpers/order
 import { startInProcess } from "./helpers/inprocess.ts";
 import { startOrchestratorProcess } from "./helpers/process.ts";
 import { freePort } from "./helpers/ports.ts";
-import { startSandbox } from "../src/sandbox/mod.ts";
+import { startSandbox } from "../tooling/reference_services/mod.ts";
 import { startEmbedded } from "../src/db/embedded.ts";
 import { createSql } from "../src/db/client.ts";
 import { createLogger } from "../src/log.ts";

@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { freshDatabase } from "./helpers/db.ts";
 import { placeOrder, sampleOrder, waitFor } from "./helpers/orders.ts";
 import { startOrchestratorProcess } from "./helpers/process.ts";
-import { type Sandbox, startSandbox } from "../src/sandbox/mod.ts";
+import { type Sandbox, startSandbox } from "../tooling/reference_services/mod.ts";
 
 const POINTS = [
   "after_claim_outbox",

@@ -5,7 +5,7 @@ import { TextLineStream } from "../src/text_lines.ts";
 
 const ROOT = new URL("../", import.meta.url);
 
-/** `deno run <flags> src/demo/main.ts`, taken from the demo task so the test uses its permissions. */
+/** `deno run <flags> tooling/demo/main.ts`, taken from the demo task so the test uses its permissions. */
 function demoArgs(): string[] {
   const deno = JSON.parse(Deno.readTextFileSync(new URL("deno.json", ROOT)));
   const task = deno.tasks.demo;

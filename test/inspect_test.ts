@@ -12,7 +12,7 @@ import { createInspection, sagaSessionId, withInspection } from "../src/inspect/
 import { loadSagaForReplay } from "../src/inspect/history_source.ts";
 import { inputFrom, replayFrames } from "../src/inspect/replay.ts";
 import { REDACTED, sanitizeContext, sanitizeEvent, scrub } from "../src/inspect/sanitize.ts";
-import { startSandbox } from "../src/sandbox/mod.ts";
+import { startSandbox } from "../tooling/reference_services/mod.ts";
 import type { SagaHooks } from "../src/engine/saga_runner.ts";
 import { sagaMachine } from "../machines/registry.ts";
 import { freshDatabase, type TestDatabase } from "./helpers/db.ts";

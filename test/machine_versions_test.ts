@@ -5,7 +5,7 @@ import { createMachine, fromPromise } from "xstate";
 import { freshDatabase } from "./helpers/db.ts";
 import { placeOrder, sampleOrder, waitFor, waitForStatus } from "./helpers/orders.ts";
 import { startInProcess } from "./helpers/inprocess.ts";
-import { startSandbox } from "../src/sandbox/mod.ts";
+import { startSandbox } from "../tooling/reference_services/mod.ts";
 import { checkSnapshots } from "../src/tools/check_snapshots.ts";
 import { type OrderSagaMachine, orderSagaV1 } from "../machines/order_saga.ts";
 import { registerSagaVersion, unregisterSagaVersion } from "../machines/registry.ts";

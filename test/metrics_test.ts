@@ -5,7 +5,7 @@ import { createAdminApp } from "../src/admin/app.ts";
 import { countPendingOutbox } from "../src/db/queries.ts";
 import { operationalGauges } from "../src/db/admin_queries.ts";
 import { createMetrics } from "../src/metrics.ts";
-import { startSandbox } from "../src/sandbox/mod.ts";
+import { startSandbox } from "../tooling/reference_services/mod.ts";
 import { promtoolCheck } from "./admin/_promtool.ts";
 import { freshDatabase } from "./helpers/db.ts";
 import { startInProcess } from "./helpers/inprocess.ts";

@@ -8,7 +8,7 @@ import postgres from "postgres";
 import { createSql, type Sql } from "../src/db/client.ts";
 import { listMigrations, migrate } from "../src/db/migrate.ts";
 import { concurrentIndexName, isConcurrent, statementsOf } from "../src/db/migration_files.ts";
-import { startSandbox } from "../src/sandbox/mod.ts";
+import { startSandbox } from "../tooling/reference_services/mod.ts";
 import { freshDatabase } from "./helpers/db.ts";
 import { startInProcess } from "./helpers/inprocess.ts";
 import { placeOrder, sampleOrder, waitFor, waitForStatus } from "./helpers/orders.ts";

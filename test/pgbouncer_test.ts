@@ -12,7 +12,7 @@ import { type OrchestratorProcess, startOrchestratorProcess } from "./helpers/pr
 import { type PgBouncer, startPgBouncer } from "./helpers/pgbouncer.ts";
 import { connectDatabase, type Sql } from "../src/db/client.ts";
 import { startListener } from "../src/db/listener.ts";
-import { startSandbox } from "../src/sandbox/mod.ts";
+import { startSandbox } from "../tooling/reference_services/mod.ts";
 
 const SERVER_URL = Deno.env.get("DATABASE_URL")!;
 

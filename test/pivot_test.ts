@@ -25,7 +25,7 @@ import {
   waitForStatus,
 } from "./helpers/orders.ts";
 import { freshDatabase } from "./helpers/db.ts";
-import { startSandbox } from "../src/sandbox/mod.ts";
+import { startSandbox } from "../tooling/reference_services/mod.ts";
 import { startOrchestratorProcess } from "./helpers/process.ts";
 
 function admin(sql: Sql) {

@@ -5,7 +5,7 @@
 // letter). Checks the tables, --json, every action, and the errors.
 import assert from "node:assert/strict";
 import { createAdminApp } from "../src/admin/app.ts";
-import { startSandbox } from "../src/sandbox/mod.ts";
+import { startSandbox } from "../tooling/reference_services/mod.ts";
 import { freshDatabase } from "./helpers/db.ts";
 import { startInProcess } from "./helpers/inprocess.ts";
 import { freePort } from "./helpers/ports.ts";

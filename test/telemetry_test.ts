@@ -3,7 +3,7 @@
 // span per claim cycle, per saga transition and per downstream call, linked
 // into one trace, and the trace context propagated to the service as traceparent.
 import assert from "node:assert/strict";
-import { startSandbox } from "../src/sandbox/mod.ts";
+import { startSandbox } from "../tooling/reference_services/mod.ts";
 import { freshDatabase } from "./helpers/db.ts";
 import { startOrchestratorProcess } from "./helpers/process.ts";
 import { placeOrder, sampleOrder, waitFor, waitForStatus } from "./helpers/orders.ts";

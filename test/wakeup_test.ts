@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { freshDatabase } from "./helpers/db.ts";
 import { placeOrder, sampleOrder, waitFor, waitForStatus } from "./helpers/orders.ts";
 import { startInProcess } from "./helpers/inprocess.ts";
-import { startSandbox } from "../src/sandbox/mod.ts";
+import { startSandbox } from "../tooling/reference_services/mod.ts";
 import type { WakeSource } from "../machines/supervisor.ts";
 
 async function processedAfter(db: Awaited<ReturnType<typeof freshDatabase>>, orderId: string) {

@@ -1,7 +1,7 @@
 // The admin API over a real socket, served by a real orchestrator process
 // (the `start` task's command and permissions), ADMIN_PORT=0.
 import assert from "node:assert/strict";
-import { startSandbox } from "../../src/sandbox/mod.ts";
+import { startSandbox } from "../../tooling/reference_services/mod.ts";
 import { freshDatabase } from "../helpers/db.ts";
 import { startOrchestratorProcess } from "../helpers/process.ts";
 import { placeOrder, sampleOrder, waitForStatus } from "../helpers/orders.ts";

@@ -2,7 +2,7 @@
 // database and the in-process reference services.
 import assert from "node:assert/strict";
 import type { Sql } from "../../src/db/client.ts";
-import { type Sandbox, startSandbox } from "../../src/sandbox/mod.ts";
+import { type Sandbox, startSandbox } from "../../tooling/reference_services/mod.ts";
 import { freshDatabase, type TestDatabase } from "./db.ts";
 import { type OrchestratorProcess, startOrchestratorProcess } from "./process.ts";
 import { type SampleOrder, waitFor } from "./orders.ts";

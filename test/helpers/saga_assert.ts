@@ -13,7 +13,7 @@ import {
   type Sandbox,
   type SandboxOptions,
   startSandbox,
-} from "../../src/sandbox/mod.ts";
+} from "../../tooling/reference_services/mod.ts";
 import { freshDatabase, type TestDatabase } from "./db.ts";
 import { startInProcess } from "./inprocess.ts";
 import { waitFor } from "./orders.ts";

@@ -1,7 +1,7 @@
 // The saga CLI's answers as text for a terminal: tables for lists (the
 // demo's table helper), a column of facts for one saga, a sentence for an
 // action. `--json` bypasses all of this and prints the API's answer.
-import { table } from "../../demo/table.ts";
+import { table } from "../text_table.ts";
 
 export interface SagaPage {
   items: Array<{ order_id: string; status: string; state: string; updated_at: string }>;

@@ -1,0 +1,172 @@
+// The ceiling: how fast this PostgreSQL commits the writes a saga costs, with
+// no orchestrator in the way. The engine's own statements (src/db/queries.ts)
+// replayed from one Deno client over `concurrency` connections: intake
+// transactions of 100 events (claim the outbox rows, insert the sagas, settle
+// the events), then `transitionsPerSaga` fenced transitions per saga (ledger
+// update + step row + history row), committed `transitionsPerStatement`
+// sagas to a statement as the engine's group commit did in the measured run:
+// the same rows, the same statements, the same number of commits per saga.
+import { createSql } from "../../src/db/client.ts";
+import * as q from "../../src/db/queries.ts";
+import { freshDatabase } from "../demo/database.ts";
+import { persistable, startSaga, stateName } from "../../src/engine/saga_state.ts";
+import { validateEvent } from "../../src/engine/validate.ts";
+import { CURRENT_SAGA_VERSION, sagaMachine } from "../../machines/registry.ts";
+import { type BenchEnv, DB_NAME } from "./cluster.ts";
+import { type Cost, costPerSaga, readCounters } from "./counters.ts";
+import { happyOrders, insertAll } from "./orders.ts";
+
+export interface CeilingResult {
+  sagasPerSecond: number;
+  commitsPerSecond: number;
+  seconds: number;
+  cost: Cost;
+}
+
+const ME = "ceiling";
+const BATCH = 100;
+const STEPS = ["createOrder", "reserveInventory", "capturePayment", "confirmOrder"];
+const BUDGET = { forward: 5, confirm: 20, compensation: 20 };
+
+/** Runs `work` over `items` with `concurrency` workers. */
+async function inParallel<T>(concurrency: number, items: T[], work: (item: T) => Promise<void>) {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < items.length) await work(items[next++]!);
+    }),
+  );
+}
+
+export async function measureCeiling(
+  env: BenchEnv,
+  opts: {
+    sagas: number;
+    concurrency: number;
+    transitionsPerSaga: number;
+    /** Transitions per statement the engine's group commit reached (1: a commit each). */
+    transitionsPerStatement: number;
+    sample: { stepResponse: unknown; historyDetail: unknown };
+  },
+): Promise<CeilingResult> {
+  const fresh = await freshDatabase(env.db, DB_NAME, { max: 1 });
+  const machine = sagaMachine(CURRENT_SAGA_VERSION)!;
+  const orders = happyOrders(opts.sagas, 99);
+  await insertAll(fresh.sql, orders);
+  await fresh.sql.end({ timeout: 2 });
+
+  // The initial snapshot and pending step intake would write, per order.
+  const initial = new Map(orders.map((o) => {
+    const valid = validateEvent("OrderPlaced", o.order_id, o);
+    if (valid.type !== "OrderPlaced") throw new Error("not an OrderPlaced");
+    const { snapshot, pending } = startSaga(machine, { order: valid.order, budget: BUDGET });
+    return [o.order_id, {
+      state: stateName(snapshot.value),
+      snapshot: persistable(machine, snapshot),
+      pending,
+    }];
+  }));
+
+  const sql = createSql(fresh.url, { max: opts.concurrency });
+  await Promise.all(Array.from({ length: opts.concurrency }, () => sql`SELECT 1`));
+  const before = await readCounters(env.db.adminUrl, DB_NAME);
+  const started = performance.now();
+
+  // Intake: claim a batch of events, insert their sagas, settle the events.
+  const batches = Array.from({ length: Math.ceil(orders.length / BATCH) }, (_, i) => i);
+  await inParallel(opts.concurrency, batches, async () => {
+    await sql.begin(async (tx) => {
+      const events = await q.claimOutbox(tx, BATCH);
+      if (events.length === 0) return;
+      await q.insertSagas(
+        tx,
+        events.map((ev) => {
+          const init = initial.get(ev.order_id)!;
+          return {
+            order_id: ev.order_id,
+            state: init.state,
+            snapshot: init.snapshot,
+            machine_version: CURRENT_SAGA_VERSION,
+            pending: init.pending,
+            source_event_id: ev.id,
+            claim: true,
+          };
+        }),
+        ME,
+        600_000,
+      );
+      await q.settleEvents(
+        tx,
+        events.map((ev) => ({
+          id: ev.id,
+          status: "PROCESSED",
+          error: null,
+          delay_ms: 0,
+          counts: true,
+        })),
+      );
+    });
+  });
+
+  // Transitions round by round (a saga's transition r is fenced by revision
+  // r), each round in statements of `perStatement` sagas, sagas in parallel.
+  const perStatement = Math.max(1, Math.round(opts.transitionsPerStatement));
+  for (let r = 0; r < opts.transitionsPerSaga; r++) {
+    const last = r === opts.transitionsPerSaga - 1;
+    const step = STEPS[r % STEPS.length]!;
+    const statements = Array.from(
+      { length: Math.ceil(orders.length / perStatement) },
+      (_, i) => orders.slice(i * perStatement, (i + 1) * perStatement),
+    );
+    await inParallel(opts.concurrency, statements, async (group) => {
+      const rows = await q.persistTransitions(
+        sql,
+        group.map((order) => {
+          const init = initial.get(order.order_id)!;
+          return {
+            orderId: order.order_id,
+            me: ME,
+            epoch: "1",
+            revision: String(r),
+            snapshot: init.snapshot,
+            state: last ? "completed" : init.state,
+            status: last ? "COMPLETED" : "RUNNING",
+            pending: last ? null : init.pending,
+            release: last,
+            runAt: null,
+            clearRetry: false,
+            lastError: null,
+            step: { name: step, outcome: "ok", httpStatus: 200, body: opts.sample.stepResponse },
+            history: {
+              event: `${step}:ok`,
+              from: init.state,
+              to: init.state,
+              detail: opts.sample.historyDetail,
+            },
+          };
+        }),
+      );
+      if (rows.length !== group.length) {
+        throw new Error(
+          `ceiling: transition ${r} of ${group.length - rows.length} sagas fenced out`,
+        );
+      }
+    });
+  }
+
+  const seconds = (performance.now() - started) / 1000;
+  await sql.end({ timeout: 2 });
+  await new Promise((r) => setTimeout(r, 500));
+  const after = await readCounters(env.db.adminUrl, DB_NAME);
+  const cost = costPerSaga(before, after, orders.length, {
+    commits: 0, // the warm-up SELECTs may land on either side: at most `concurrency`, ignored
+    writes: 0,
+    rowsInserted: 0,
+  });
+  return {
+    sagasPerSecond: orders.length / seconds,
+    commitsPerSecond: (cost.commitsPerSaga * orders.length) / seconds,
+    seconds,
+    cost,
+  };
+}

@@ -1,0 +1,160 @@
+// Latency under load: orders arrive at a steady rate (open loop), each in a
+// transaction of its own as an edge API inserts them (one single-row INSERT
+// into the outbox, autocommit, from a pool of PRODUCER_CONNECTIONS), for a
+// fixed time, into one orchestrator instance with its defaults. Per order:
+// commit → COMPLETED (ledger updated_at) and the wake-up latency, commit →
+// first downstream call (the Orders service's own timestamp of the order's
+// creation), as the idle wake-up figure measures it (wakeup.ts).
+//
+// The instance first runs the warm-up orders in one batch, untimed, as the
+// throughput runs do.
+import postgres from "postgres";
+import { fetchStats } from "../reference_services/mod.ts";
+import { type BenchEnv, type RunOptions, withInstances } from "./cluster.ts";
+import { FINISHED, happyOrders, insertAll, nowMs, serverNow, waitFinished } from "./orders.ts";
+import { runOpenLoop } from "./open_loop.ts";
+import { type LatencySummary, summarizeLatency } from "./stats.ts";
+
+/** The edge API's connections: more than enough for the rates measured here. */
+export const PRODUCER_CONNECTIONS = 16;
+
+export interface LoadLatencyResult {
+  /** Offered orders per second. */
+  ratePerSecond: number;
+  orders: number;
+  /** Orders committed per second over the producer's run: below the rate when it fell behind. */
+  committedPerSecond: number;
+  /** The latest an order was started after its scheduled time (the producer's own lag). */
+  producerMaxLagMs: number;
+  endToEnd: LatencySummary;
+  wakeup: LatencySummary;
+  /** First order committed → last saga finished, epoch milliseconds. */
+  window: { fromMs: number; toMs: number };
+}
+
+/** Commit → effect for every order: `effectAt` epoch ms of the first effect per order. */
+export function latencies(
+  committedAt: Map<string, number>,
+  effectAt: Map<string, number>,
+  what: string,
+): number[] {
+  const out: number[] = [];
+  for (const [id, at] of committedAt) {
+    const effect = effectAt.get(id);
+    if (effect === undefined) throw new Error(`no ${what} seen for order ${id}`);
+    out.push(effect - at);
+  }
+  return out;
+}
+
+/** Commits per second between the first and the last commit (or over the whole run for one). */
+export function commitRate(committedAt: Map<string, number>, runSeconds: number): number {
+  let first = Infinity;
+  let last = -Infinity;
+  for (const at of committedAt.values()) {
+    first = Math.min(first, at);
+    last = Math.max(last, at);
+  }
+  const span = (last - first) / 1000;
+  return span > 0 ? (committedAt.size - 1) / span : committedAt.size / runSeconds;
+}
+
+/** The first commit and the last completion of the measured orders. */
+export function measuredWindow(
+  committedAt: Map<string, number>,
+  completedAt: Map<string, number>,
+): { fromMs: number; toMs: number } {
+  let fromMs = Infinity;
+  let toMs = -Infinity;
+  for (const [id, at] of committedAt) {
+    fromMs = Math.min(fromMs, at);
+    toMs = Math.max(toMs, completedAt.get(id) ?? -Infinity);
+  }
+  return { fromMs, toMs };
+}
+
+/** Epoch ms at which the Orders service created each order (its first "created" effect). */
+export async function createdAt(ordersUrl: string): Promise<Map<string, number>> {
+  const stats = await fetchStats(ordersUrl);
+  const first = new Map<string, number>();
+  for (const entry of stats.log ?? []) {
+    if (entry.effect === "created" && !first.has(entry.order_id)) {
+      first.set(entry.order_id, entry.at);
+    }
+  }
+  return first;
+}
+
+export async function measureLoadLatency(
+  env: BenchEnv,
+  opts: {
+    ratePerSecond: number;
+    seconds: number;
+    warmup: number;
+    timeoutMs: number;
+    /** Extra orchestrator environment (default: none, i.e. its defaults). */
+    vars?: Record<string, string>;
+    /** Makes the database (default: fresh and empty). */
+    database?: RunOptions["database"];
+    onProgress?(label: string): void;
+  },
+): Promise<LoadLatencyResult> {
+  return await withInstances(env, 1, opts.vars ?? {}, async (run) => {
+    const count = Math.max(1, Math.round(opts.ratePerSecond * opts.seconds));
+    const all = happyOrders(opts.warmup + count, 77 + count);
+    // Only this run's sagas count: the database may hold a seeded history (history.ts).
+    const since = await serverNow(run.sql);
+    if (opts.warmup > 0) {
+      await insertAll(run.sql, all.slice(0, opts.warmup));
+      await waitFinished(run.sql, opts.warmup, { since, timeoutMs: opts.timeoutMs, everyMs: 50 });
+    }
+    const orders = all.slice(opts.warmup);
+    const producer = postgres(run.url, {
+      max: PRODUCER_CONNECTIONS,
+      onnotice: () => {},
+      connection: { application_name: "bench-producer" },
+    });
+    const committedAt = new Map<string, number>();
+    let loop;
+    try {
+      // Every connection open before the first order, as an edge API's pool is.
+      await Promise.all(Array.from({ length: PRODUCER_CONNECTIONS }, () => producer`SELECT 1`));
+      loop = await runOpenLoop({
+        count,
+        ratePerSecond: opts.ratePerSecond,
+        onProgress: (n) => opts.onProgress?.(`${n}/${count} orders placed`),
+      }, async (i) => {
+        const order = orders[i]!;
+        await producer`INSERT INTO outbox (order_id, event_type, payload)
+          VALUES (${order.order_id}, 'OrderPlaced', ${producer.json(order as never)})`;
+        committedAt.set(order.order_id, nowMs());
+      });
+    } finally {
+      await producer.end({ timeout: 2 });
+    }
+    const byStatus = await waitFinished(run.sql, opts.warmup + count, {
+      since,
+      timeoutMs: opts.timeoutMs,
+      everyMs: 100,
+      onProgress: (n) => opts.onProgress?.(`${n - opts.warmup}/${count} finished`),
+    });
+    if (byStatus.COMPLETED !== opts.warmup + count) {
+      throw new Error(`expected ${opts.warmup + count} COMPLETED, got ${JSON.stringify(byStatus)}`);
+    }
+    const done = await run.sql<{ order_id: string; ms: number }[]>`
+      SELECT order_id, extract(epoch FROM updated_at) * 1000 AS ms FROM order_ledger
+      WHERE status = ANY(${FINISHED}) AND created_at >= ${since}`;
+    const completedAt = new Map(done.map((row) => [row.order_id, Number(row.ms)]));
+    return {
+      ratePerSecond: opts.ratePerSecond,
+      orders: count,
+      committedPerSecond: commitRate(committedAt, loop.seconds),
+      producerMaxLagMs: loop.maxLagMs,
+      endToEnd: summarizeLatency(latencies(committedAt, completedAt, "COMPLETED")),
+      wakeup: summarizeLatency(
+        latencies(committedAt, await createdAt(env.services.urls.orders), "createOrder call"),
+      ),
+      window: measuredWindow(committedAt, completedAt),
+    };
+  }, { database: opts.database });
+}

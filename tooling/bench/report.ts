@@ -1,0 +1,308 @@
+// The benchmark's results: their JSON shape and the printed table.
+import { fmt, table } from "../../src/tools/text_table.ts";
+import { type HistoryFigures, historyRows } from "./history_figures.ts";
+import { type LoadFigures, loadRows } from "./load_figures.ts";
+import type { Machine } from "./machine.ts";
+import { STEPS_PER_SAGA } from "./orders.ts";
+import { type PeersFigures, peersRows } from "./peers_figures.ts";
+import { mapSpread, type Spread } from "./stats.ts";
+import { row } from "./table_row.ts";
+
+export interface LatencyPair {
+  p50Ms: Spread;
+  p99Ms: Spread;
+}
+
+export interface CeilingFigures {
+  connections: number;
+  /** Transitions per statement in the replay: the engine's group commit, as measured. */
+  transitionsPerStatement: number;
+  sagasPerSecond: Spread;
+  commitsPerSecond: Spread;
+  writeCommitsPerSaga: Spread;
+  /** Achieved sagas/s divided by the ceiling's, run by run. */
+  ratio: Spread;
+}
+
+/** Milliseconds of CPU per saga by process group, and the share of all cores busy. */
+export interface CpuFigures {
+  orchestratorMsPerSaga: Spread;
+  servicesMsPerSaga: Spread;
+  postgresMsPerSaga: Spread;
+  machineBusy: Spread;
+}
+
+/** Outbox insert transactions/s in one case of the producer's cost. */
+export interface ProducerCase {
+  tps: Spread;
+  /** This case's transactions/s divided by no trigger's, run by run. */
+  ratio: Spread;
+}
+
+export interface ProducerFigures {
+  client: string;
+  clients: number;
+  seconds: number;
+  /** The one statement of every transaction. */
+  statement: string;
+  withoutOrchestrator: {
+    noTrigger: { tps: Spread };
+    alwaysNotify: ProducerCase;
+    gatedDisarmed: ProducerCase;
+    gatedArmed: ProducerCase;
+  };
+  /** One instance consuming; notifications counted by the benchmark's own LISTEN connection. */
+  withOrchestrator: {
+    noTrigger: { tps: Spread; notificationsPerEvent: Spread };
+    alwaysNotify: ProducerCase & { notificationsPerEvent: Spread };
+    gated: ProducerCase & { notificationsPerEvent: Spread };
+  };
+}
+
+export interface BenchResults {
+  benchmark: "order-saga-orchestrator";
+  mode: "full" | "quick";
+  startedAt: string;
+  finishedAt: string;
+  machine: Machine;
+  settings: {
+    repeats: number;
+    orders: number;
+    /** Orders run untimed before each throughput run (the peer: 4 jobs each). */
+    warmupOrders: number;
+    wakeOrders: number;
+    pollIntervalMs: number;
+    memorySagas: number;
+    peerJobs: number;
+    peerConcurrency: number;
+    loadSeconds: number;
+    historySagas: number;
+    historySeconds: number;
+    orchestratorLogLevel: string;
+    dbPoolSize: number;
+    sagaConcurrency: number;
+  };
+  results: {
+    throughput: {
+      oneInstance: Spread;
+      twoInstances: Spread;
+      /** The outbox insert of every order (inside the timed window). */
+      handOverSeconds: { oneInstance: Spread; twoInstances: Spread };
+    };
+    stepsPerSecond: { oneInstance: Spread; twoInstances: Spread };
+    wakeup: { notify: LatencyPair; polling: LatencyPair };
+    endToEnd: { notify: LatencyPair; polling: LatencyPair };
+    /** Where the CPU went during the throughput runs. */
+    cpu: { oneInstance: CpuFigures; twoInstances: CpuFigures };
+    /** Saga transitions per committed statement during the throughput runs. */
+    groupCommit: { oneInstance: Spread; twoInstances: Spread };
+    cost: {
+      commitsPerSaga: Spread;
+      writeCommitsPerSaga: Spread;
+      rowsInsertedPerSaga: Spread;
+      rowsUpdatedPerSaga: Spread;
+    };
+    ceiling: {
+      transitionsPerSaga: number;
+      oneInstance: CeilingFigures;
+      twoInstances: CeilingFigures;
+      /** The same writes with a commit per transition: what an engine without group commit could reach. */
+      withoutGroupCommit: CeilingFigures;
+    };
+    memory: {
+      sagas: number;
+      rssMiB: Spread;
+      peakMiB: Spread;
+      idleRssMiB: Spread;
+      secondsToWaiting: Spread;
+    };
+    /** The producer's cost: outbox inserts/s with and without the NOTIFY trigger. */
+    producer: ProducerFigures;
+    /** Ours under a steady arrival rate: 50 % and 80 % of our 1-instance maximum. */
+    loadLatency: LoadFigures[];
+    /** Throughput and claim-cycle latency with a long history kept, and swept. */
+    history: HistoryFigures;
+    /** DBOS, Restate and graphile-worker in the same run, unless skipped. */
+    peers: PeersFigures | { skipped: true };
+  };
+}
+
+export function renderReport(r: BenchResults): string {
+  const m = r.machine;
+  const x = r.results;
+  const n = r.settings.repeats;
+  const lines = [
+    "",
+    `Benchmark (${r.mode}, ${n} run${n === 1 ? "" : "s"} per figure: median and min–max)`,
+    `Machine: ${m.cpuModel}, ${m.cores} cores, ${m.memoryGiB} GiB RAM; ${m.os}; ` +
+    `Deno ${m.deno}; PostgreSQL ${m.postgres ?? "?"} (embedded, same machine); ` +
+    `load average ${fmt(m.loadAverageBefore ?? NaN, 2)} at start, ${
+      fmt(m.loadAverageAfter ?? NaN, 2)
+    } at end`,
+    `Orchestrator: LOG_LEVEL=${r.settings.orchestratorLogLevel}, DB_POOL_SIZE=${r.settings.dbPoolSize}, ` +
+    `SAGA_CONCURRENCY=${r.settings.sagaConcurrency}; services with zero added latency; ` +
+    `${r.settings.warmupOrders} warm-up orders (peer: ${
+      STEPS_PER_SAGA * r.settings.warmupOrders
+    } jobs) before each throughput run`,
+    "",
+  ];
+  const rows: string[][] = [
+    row(
+      `sagas/s to COMPLETED, 1 instance (${r.settings.orders} orders)`,
+      x.throughput.oneInstance,
+      "sagas/s",
+    ),
+    row(`sagas/s to COMPLETED, 2 instances`, x.throughput.twoInstances, "sagas/s"),
+    row(
+      "  hand-over: the outbox insert of every order, 1 instance",
+      x.throughput.handOverSeconds.oneInstance,
+      "s",
+      3,
+    ),
+    row("downstream steps/s, 1 instance (4 per saga)", x.stepsPerSecond.oneInstance, "steps/s"),
+    row("downstream steps/s, 2 instances", x.stepsPerSecond.twoInstances, "steps/s"),
+    row("wake-up p50, NOTIFY (commit → first call)", x.wakeup.notify.p50Ms, "ms"),
+    row("wake-up p99, NOTIFY", x.wakeup.notify.p99Ms, "ms"),
+    row(
+      `wake-up p50, polling only (${r.settings.pollIntervalMs} ms)`,
+      x.wakeup.polling.p50Ms,
+      "ms",
+    ),
+    row("wake-up p99, polling only", x.wakeup.polling.p99Ms, "ms"),
+    row("end-to-end p50, NOTIFY (commit → COMPLETED)", x.endToEnd.notify.p50Ms, "ms"),
+    row("end-to-end p99, NOTIFY", x.endToEnd.notify.p99Ms, "ms"),
+    row("end-to-end p50, polling only", x.endToEnd.polling.p50Ms, "ms"),
+    row("end-to-end p99, polling only", x.endToEnd.polling.p99Ms, "ms"),
+    row("CPU per saga, 1 instance: orchestrator", x.cpu.oneInstance.orchestratorMsPerSaga, "ms", 2),
+    row("  reference services", x.cpu.oneInstance.servicesMsPerSaga, "ms", 2),
+    row("  PostgreSQL (all backends)", x.cpu.oneInstance.postgresMsPerSaga, "ms", 2),
+    row(
+      "  machine busy (share of all cores)",
+      mapSpread(x.cpu.oneInstance.machineBusy, (v) => 100 * v),
+      "%",
+      0,
+    ),
+    row(
+      "transitions per statement (group commit), 1 instance",
+      x.groupCommit.oneInstance,
+      "rows",
+      1,
+    ),
+    row("  2 instances", x.groupCommit.twoInstances, "rows", 1),
+    row("commits per saga (xact_commit, reads included)", x.cost.commitsPerSaga, "commits", 2),
+    row("write commits per saga (xids assigned)", x.cost.writeCommitsPerSaga, "commits", 2),
+    row("rows inserted per saga", x.cost.rowsInsertedPerSaga, "rows", 2),
+    row("rows updated per saga", x.cost.rowsUpdatedPerSaga, "rows", 2),
+    row(
+      `ceiling: same writes, ${x.ceiling.oneInstance.connections} connections`,
+      x.ceiling.oneInstance.sagasPerSecond,
+      "sagas/s",
+    ),
+    row("  ceiling commit rate", x.ceiling.oneInstance.commitsPerSecond, "commits/s"),
+    row("  achieved / ceiling, 1 instance", x.ceiling.oneInstance.ratio, "ratio", 2),
+    row(
+      `ceiling: same writes, ${x.ceiling.twoInstances.connections} connections`,
+      x.ceiling.twoInstances.sagasPerSecond,
+      "sagas/s",
+    ),
+    row("  ceiling commit rate", x.ceiling.twoInstances.commitsPerSecond, "commits/s"),
+    row("  achieved / ceiling, 2 instances", x.ceiling.twoInstances.ratio, "ratio", 2),
+    row(
+      `same writes, a commit per transition (no group commit), ${x.ceiling.withoutGroupCommit.connections} conn.`,
+      x.ceiling.withoutGroupCommit.sagasPerSecond,
+      "sagas/s",
+    ),
+    row("  achieved (1 instance) / that", x.ceiling.withoutGroupCommit.ratio, "ratio", 2),
+    row(`RSS, ${x.memory.sagas} sagas waiting on a slow capture`, x.memory.rssMiB, "MiB"),
+    row("  peak RSS (VmHWM) at that point", x.memory.peakMiB, "MiB"),
+    row("  RSS idle, same process before the orders", x.memory.idleRssMiB, "MiB"),
+    row("  time until all were waiting", x.memory.secondsToWaiting, "s"),
+    ...producerRows(x.producer),
+    ...x.loadLatency.flatMap((l) => loadRows("ours, 1 instance", l)),
+    ...historyRows(x.history),
+    ...("skipped" in x.peers ? [] : peersRows(x.peers)),
+  ];
+  lines.push(table(["measurement", "median", "min–max", "unit"], rows));
+  lines.push("");
+  lines.push(
+    `Ceiling replay: ${x.ceiling.transitionsPerSaga} fenced transitions per saga, ` +
+      `${fmt(x.ceiling.oneInstance.transitionsPerStatement, 1)} (1 instance) and ` +
+      `${fmt(x.ceiling.twoInstances.transitionsPerStatement, 1)} (2 instances) to a statement as ` +
+      `the engine's group commit wrote them, plus intake (batches of 100): the engine's own SQL, ` +
+      `from one Deno client.`,
+  );
+  lines.push(TIMING);
+  const p = x.producer;
+  lines.push(
+    `Producer's cost: ${p.client}; ${p.clients} clients for ${p.seconds} s per case, each ` +
+      `transaction one single-row INSERT INTO outbox of an OrderPlaced event (its order id from ` +
+      `gen_random_uuid()); the outbox emptied before each case. Orchestrator running: one ` +
+      `instance, POLL_INTERVAL_MS=${r.settings.pollIntervalMs}, a fresh database each; ` +
+      `notifications counted by a LISTEN connection of the benchmark's own.`,
+  );
+  lines.push(
+    `Latency under load: orders at a steady rate (open loop) for ${r.settings.loadSeconds} s, ` +
+      `each one single-row INSERT (autocommit) from a pool of 16 connections, as an edge API ` +
+      `inserts them; latencies from the commit returning. One instance with its defaults, ` +
+      `${r.settings.warmupOrders} warm-up orders first.`,
+  );
+  lines.push(
+    `History: ${
+      x.history.seededSagas.toLocaleString("en-US")
+    } finished sagas seeded with SQL (each with its ` +
+      `processed event, 4 step rows and 5 history rows, finished 31 to 61 days ago), a copy of ` +
+      `them per run; "kept": RETENTION_SECONDS=0; "sweep running": the default 30-day retention ` +
+      `with MAINTENANCE_INTERVAL_MS=1000. Claim cycles: the orchestrator's claim-cycle spans, ` +
+      `exported by Deno's OpenTelemetry to the benchmark, in a run of their own of ` +
+      `${x.history.claimSeconds} s at half our maximum (exporting costs CPU, so the throughput ` +
+      `run exports nothing).`,
+  );
+  if (!("skipped" in x.peers)) lines.push(peersNote(x.peers));
+  else lines.push("Peers (DBOS, Restate, graphile-worker): skipped (--peers runs them).");
+  return lines.join("\n");
+}
+
+const TIMING = "Timing, the same for every engine: from the moment the first order is handed " +
+  "over (our outbox INSERT starts; DBOS.startWorkflow is called; the first request goes to " +
+  "Restate's ingress; graphile-worker's addJobs starts) to the last saga finished as the " +
+  "engine itself records it (order_ledger.updated_at; dbos.workflow_status.updated_at; " +
+  "sys_invocation_status.completed_at; graphile-worker's job table empty), so the producer's " +
+  "hand-over is inside the window; the same warm-up orders first, untimed, on the same " +
+  "processes; CPU read from /proc for each process group around that window.";
+
+function peersNote(p: PeersFigures): string {
+  return `Peers: DBOS ${p.dbos.version} and Restate (server ${p.restate.server}, SDK ` +
+    `${p.restate.sdk}, @restatedev/xstate ${p.restate.xstate}) under Node ${p.dbos.node}, ` +
+    `installed into the data directory; the same orders, the same four HTTP calls with the same ` +
+    `Idempotency-Key headers to the same services. DBOS: a workflow of four DBOS.runStep, ` +
+    `workflow id = order id, its system database on the same PostgreSQL server (every step ` +
+    `committed there); started with DBOS.startWorkflow (all at once, as concurrent API ` +
+    `requests would), or onto a queue of ${p.dbos.queueConcurrency} (our SAGA_CONCURRENCY) ` +
+    `polled every ${p.dbos.queuePollMs} ms. Restate: its own log on local disk (a fresh ` +
+    `server per run, its defaults); orders sent to its ingress by the benchmark, ` +
+    `${p.restate.sendConcurrency} requests in flight; the workflow is four ctx.run, the machine ` +
+    `is the saga as an XState machine run by @restatedev/xstate (each transition an ` +
+    `invocation). graphile-worker: no-op jobs, ${p.graphileWorker.concurrency} workers.`;
+}
+
+function producerRows(p: ProducerFigures): string[][] {
+  const idle = p.withoutOrchestrator;
+  const busy = p.withOrchestrator;
+  const ratio = (s: Spread) => row("    ÷ no trigger", s, "ratio", 2);
+  return [
+    row(`producer: outbox inserts/s, no trigger (${p.clients} clients)`, idle.noTrigger.tps, "tps"),
+    row("  always-notify trigger (before the gate)", idle.alwaysNotify.tps, "tps"),
+    ratio(idle.alwaysNotify.ratio),
+    row("  gated trigger, gate disarmed (as while busy)", idle.gatedDisarmed.tps, "tps"),
+    ratio(idle.gatedDisarmed.ratio),
+    row("  gated trigger, gate armed (as while idle)", idle.gatedArmed.tps, "tps"),
+    ratio(idle.gatedArmed.ratio),
+    row("producer, orchestrator consuming: no trigger (polling)", busy.noTrigger.tps, "tps"),
+    row("  always-notify trigger (before the gate)", busy.alwaysNotify.tps, "tps"),
+    ratio(busy.alwaysNotify.ratio),
+    row("    notifications per event", busy.alwaysNotify.notificationsPerEvent, "NOTIFYs", 3),
+    row("  gated trigger", busy.gated.tps, "tps"),
+    ratio(busy.gated.ratio),
+    row("    notifications per event", busy.gated.notificationsPerEvent, "NOTIFYs", 3),
+  ];
+}
