@@ -1,4 +1,4 @@
-// Cost as history grows (SPEC §10): throughput and claim-cycle latency of one
+// Cost as history grows: throughput and claim-cycle latency of one
 // instance in three databases:
 //
 //   empty     a fresh database, as every other figure uses;

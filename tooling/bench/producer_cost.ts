@@ -1,4 +1,4 @@
-// The producer's cost (SPEC §10): outbox insert transactions/s, as an edge
+// The producer's cost: outbox insert transactions/s, as an edge
 // API makes them (producer_load.ts), with and without the NOTIFY trigger, on
 // the benchmark's own database server.
 //

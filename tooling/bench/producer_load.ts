@@ -29,7 +29,7 @@ export type ProducerClient = "auto" | "pgbench" | "deno";
 const PGBENCH_THREADS = 4;
 
 /**
- * A real OrderPlaced event (SPEC §4) whose order id is made by the server, so
+ * A real OrderPlaced event whose order id is made by the server, so
  * that one statement text serves every transaction and the payload still
  * agrees with its row: with an orchestrator running, each one is a saga.
  */
