@@ -310,42 +310,40 @@ Deno.test({
 });
 
 Deno.test("the peers make the orchestrator's requests: same URLs, bodies and Idempotency-Key", async () => {
-  const urls = {
-    orders: "http://orders.test",
-    inventory: "http://inventory.test/base/",
-    payments: "http://payments.test",
-  };
+  let seen: { url: string; method: string; headers: Headers; body: unknown } | undefined;
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
+    seen = { url: req.url, method: req.method, headers: req.headers, body: await req.json() };
+    return Response.json({}, { status: 200 });
+  });
+  const base = `http://127.0.0.1:${server.addr.port}`;
+  const urls = { orders: base, inventory: `${base}/base/`, payments: base };
   const [order] = happyOrders(1, 5);
   const valid = validateEvent("OrderPlaced", order!.order_id, order);
   if (valid.type !== "OrderPlaced") throw new Error("not an OrderPlaced");
-  // The happy path, in the machine's order.
-  assert.deepEqual(sagaSteps.STEPS, [...FORWARD_STEPS]);
-  for (const step of FORWARD_STEPS) {
-    let seen: { url: string; method: string; headers: Headers; body: unknown } | undefined;
-    await callStep({ step, order: valid.order }, {
-      urls,
-      timeoutMs: 1000,
-      attempt: 0,
-      retry: { baseMs: 10, maxMs: 100 },
-      fetch: (input, init) => {
-        seen = {
-          url: String(input),
-          method: init?.method ?? "GET",
-          headers: new Headers(init?.headers),
-          body: JSON.parse(String(init?.body)),
-        };
-        return Promise.resolve(Response.json({}, { status: 200 }));
-      },
-    });
-    const peer = sagaSteps.stepRequest(step, order, urls);
-    assert.deepEqual(
-      { url: peer.url, method: peer.method, body: peer.body },
-      { url: seen!.url, method: seen!.method, body: seen!.body },
-      step,
-    );
-    for (const [name, value] of Object.entries(sagaSteps.stepHeaders(step, order))) {
-      assert.equal(seen!.headers.get(name), value, `${step}: ${name}`);
+  try {
+    // The happy path, in the machine's order.
+    assert.deepEqual(sagaSteps.STEPS, [...FORWARD_STEPS]);
+    for (const step of FORWARD_STEPS) {
+      seen = undefined;
+      const out = await callStep({ step, order: valid.order }, {
+        urls,
+        timeoutMs: 1000,
+        attempt: 0,
+        retry: { baseMs: 10, maxMs: 100 },
+      });
+      assert.equal(out.outcome, "ok", step);
+      const peer = sagaSteps.stepRequest(step, order, urls);
+      assert.deepEqual(
+        { url: peer.url, method: peer.method, body: peer.body },
+        { url: seen!.url, method: seen!.method, body: seen!.body },
+        step,
+      );
+      for (const [name, value] of Object.entries(sagaSteps.stepHeaders(step, order))) {
+        assert.equal(seen!.headers.get(name), value, `${step}: ${name}`);
+      }
     }
+  } finally {
+    await server.shutdown();
   }
 });
 

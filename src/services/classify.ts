@@ -15,7 +15,8 @@ export function classifyResponse(
   step: StepName,
   status: number,
   body: unknown,
-  headers: Headers,
+  /** The Retry-After header, if any. */
+  retryAfter: string | null | undefined,
   nowMs: number,
 ): ClassifiedResponse {
   if (status >= 200 && status <= 299) return withBody({ outcome: "ok", status }, body);
@@ -29,7 +30,7 @@ export function classifyResponse(
   const reason = status >= 500 && status <= 599 || status === 408 || status === 429
     ? `HTTP ${status}`
     : `unexpected HTTP ${status}`;
-  const retryAfterMs = parseRetryAfter(headers.get("retry-after"), nowMs);
+  const retryAfterMs = parseRetryAfter(retryAfter ?? null, nowMs);
   return retryAfterMs === undefined
     ? { outcome: "transient", status, reason }
     : { outcome: "transient", status, reason, retryAfterMs };

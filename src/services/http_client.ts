@@ -15,7 +15,8 @@ import {
 import type { StepInput, StepOutput } from "../../machines/order_types.ts";
 import { retryDelayMs, type RetryPolicy } from "./backoff.ts";
 import { type ClassifiedResponse, classifyResponse } from "./classify.ts";
-import { readBody } from "./read_body.ts";
+import { decodeBody, MAX_BODY_BYTES } from "./read_body.ts";
+import { RequestTimeoutError, send } from "./http_transport.ts";
 import { buildStepRequest, type ServiceUrls, type StepRequest } from "./step_requests.ts";
 
 export interface CallStepOptions {
@@ -27,7 +28,6 @@ export interface CallStepOptions {
   retry: RetryPolicy;
   /** The caller's cancellation (shutdown); its abort is rethrown, never classified. */
   signal?: AbortSignal;
-  fetch?: typeof fetch;
   random?: () => number;
   now?: () => number;
 }
@@ -83,26 +83,24 @@ async function attempt(
     "Idempotency-Key": `${input.order.orderId}:${input.step}`,
   };
   injectTraceContext(spanContext, span, headers);
-  const timeout = AbortSignal.timeout(opts.timeoutMs);
-  const signal = opts.signal ? AbortSignal.any([opts.signal, timeout]) : timeout;
-  const doFetch = opts.fetch ?? fetch;
   try {
+    // Under OTEL_DENO, Deno traces the request itself: as a child of this span.
     const response = await context.with(spanContext, () =>
-      doFetch(request.url, {
+      send({
+        url: request.url,
         method: request.method,
         headers,
         body: request.body === undefined ? undefined : JSON.stringify(request.body),
-        // Following a redirect would replay a POST as GET, possibly to another host.
-        redirect: "manual",
-        signal,
+        timeoutMs: opts.timeoutMs,
+        signal: opts.signal,
+        maxBodyBytes: MAX_BODY_BYTES,
       }));
     span.setAttribute("http.response.status_code", response.status);
-    const body = await readBody(response);
     const result = classifyResponse(
       input.step,
       response.status,
-      body,
-      response.headers,
+      decodeBody(response.bytes),
+      response.header("retry-after"),
       (opts.now ?? Date.now)(),
     );
     if (result.outcome !== "ok") span.setAttribute("error.type", String(response.status));
@@ -135,7 +133,7 @@ function injectTraceContext(ctx: Context, span: Span, headers: Record<string, st
 }
 
 function describeFailure(error: unknown, timeoutMs: number): string {
-  if (error instanceof DOMException && error.name === "TimeoutError") {
+  if (error instanceof RequestTimeoutError) {
     return `timeout after ${timeoutMs} ms`;
   }
   const message = error instanceof Error ? error.message : String(error);

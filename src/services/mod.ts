@@ -11,4 +11,4 @@ export {
   type StepRequest,
 } from "./step_requests.ts";
 export { AdaptiveLimit, type AdaptiveLimitOptions } from "./adaptive_limit.ts";
-export { MAX_BODY_BYTES, readBody } from "./read_body.ts";
+export { decodeBody, MAX_BODY_BYTES } from "./read_body.ts";
