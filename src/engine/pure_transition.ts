@@ -75,3 +75,26 @@ export function pureInitialTransition<M extends AnyStateMachine>(
   const next = machine.getInitialSnapshot(scope, input as never);
   return [next as ReturnType<M["transition"]>, actions.splice(0) as ExecutableActionsFrom<M>[]];
 }
+
+/**
+ * The input of the invocation `invokeId` active in `snapshot`, computed as
+ * XState did when the state was entered. Pending steps are stored without
+ * their input (it repeats the context) and get it back from here when a saga
+ * is resumed, so a machine's invoke inputs must derive from its context
+ * alone, never from the event that entered the state.
+ */
+export function invokeInput(
+  snapshot: MachineSnapshot<never, never, never, never, never, never, never, never>,
+  invokeId: string,
+): unknown {
+  for (const node of (snapshot as unknown as { _nodes: AnyStateMachine["root"][] })._nodes) {
+    for (const def of node.invoke) {
+      if (def.id !== invokeId) continue;
+      const input = def.input as unknown;
+      return typeof input === "function"
+        ? input({ context: snapshot.context, event: { type: "xstate.resume" }, self: undefined })
+        : input;
+    }
+  }
+  throw new Error(`no invocation "${invokeId}" is active in this state`);
+}

@@ -21,7 +21,7 @@ import { sagaMachine } from "../../machines/registry.ts";
 import type { StepInput, StepOutput } from "../../machines/order_types.ts";
 import { SnapshotError } from "../errors.ts";
 import { crashPoint } from "../crash_points.ts";
-import { pureTransition } from "./pure_transition.ts";
+import { invokeInput, pureTransition } from "./pure_transition.ts";
 import { storedBody, storedEvent } from "./stored_outcome.ts";
 import {
   type Pending,
@@ -34,10 +34,19 @@ import {
   statusOf,
 } from "./saga_state.ts";
 
-/** Pending work as stored: timers carry an absolute deadline (epoch ms). */
-export type StoredPending =
+/** The work a saga waits for: a step to call, or a timer with its deadline (epoch ms). */
+export type Work =
   | Extract<Pending, { kind: "step" }>
   | { kind: "timer"; event: { type: string }; at: number };
+
+/**
+ * Work as the ledger's `pending` column holds it: a step without its input,
+ * which repeats the context and is computed again on resume (rows written
+ * before that change still carry it).
+ */
+export type StoredWork =
+  | Omit<Extract<Work, { kind: "step" }>, "input"> & { input?: StepInput }
+  | Extract<Work, { kind: "timer" }>;
 
 /** What one persisted transition looked like, for metrics, traces and the inspector. */
 export interface TransitionInfo {
@@ -83,9 +92,14 @@ type SagaEventObject = { type: string } & Record<string, unknown>;
 
 const PERSIST_TRIES = 5;
 
-function toStored(p: Pending | null, now: number): StoredPending | null {
+function toWork(p: Pending | null, now: number): Work | null {
   if (p?.kind === "timer") return { kind: "timer", event: p.event, at: now + p.delayMs };
   return p;
+}
+
+function stored(w: Work | StoredWork | null): StoredWork | null {
+  if (w?.kind !== "step") return w;
+  return { kind: "step", step: w.step, invokeId: w.invokeId };
 }
 
 export async function runSaga(
@@ -122,7 +136,7 @@ async function runTurns(
   }
 
   let epochRevision = { epoch: row.lease_epoch, revision: row.revision };
-  let pending = row.pending as StoredPending | null;
+  let pending: Work | StoredWork | null = row.pending as StoredWork | null;
   let cancel = { requested: row.cancel_requested, reason: row.cancel_reason ?? "" };
   let retryRequested = row.retry_requested;
   const attempt = { type: "ATTEMPT" } as const;
@@ -175,7 +189,9 @@ async function runTurns(
       } else {
         try {
           crashPoint(`before_call:${pending.step}`);
-          out = await deps.execute(pending.input, snap.context.attempts, signal);
+          // Resumed from the ledger, the step's input is computed again from the snapshot.
+          const input = pending.input ?? invokeInput(snap as never, pending.invokeId) as StepInput;
+          out = await deps.execute(input, snap.context.attempts, signal);
           crashPoint(`after_call:${pending.step}`);
         } catch (err) {
           if (signal.aborted) return; // lease lost or hard shutdown: someone resumes it
@@ -223,7 +239,7 @@ async function runTurns(
       return;
     }
     const [next, actions] = pureTransition(machine!, snap as never, event);
-    let nextPending = toStored(pendingFrom(actions), now());
+    let nextPending: Work | StoredWork | null = toWork(pendingFrom(actions), now());
     // A targetless transition (a cancellation noted during the capture) keeps the work it had.
     if (!nextPending && statePath(next.value) === statePath(snap.value)) nextPending = pending;
     const nextStatus = statusOf(next);
@@ -240,7 +256,7 @@ async function runTurns(
       snapshot: persistedNext,
       state: stateName(next.value),
       status: nextStatus,
-      pending: nextPending,
+      pending: stored(nextPending),
       release: leaving,
       runAt: nextPending?.kind === "timer" ? new Date(nextPending.at) : null,
       // Set by every operator retry; spent by the first write after it.
@@ -310,7 +326,7 @@ async function runTurns(
   }
 
   /** Gives the saga back without changing it (waiting, or nothing to do now). */
-  async function release(s: SagaSnapshot, p: StoredPending | null): Promise<void> {
+  async function release(s: SagaSnapshot, p: Work | StoredWork | null): Promise<void> {
     const r = await persist({
       orderId: row.order_id,
       me: deps.instanceId,
@@ -319,7 +335,7 @@ async function runTurns(
       snapshot: persistable(machine!, s),
       state: stateName(s.value),
       status: statusOf(s),
-      pending: p,
+      pending: stored(p),
       release: true,
       runAt: p?.kind === "timer" ? new Date(p.at) : null,
       clearRetry: false,

@@ -7,8 +7,12 @@ import { type AnyMachineSnapshot, initialTransition, transition } from "xstate";
 import { getShortestPaths } from "xstate/graph";
 import { orderSagaV1, type SagaContext } from "../../machines/order_saga.ts";
 import type { StepOutput } from "../../machines/order_types.ts";
-import { pureInitialTransition, pureTransition } from "../../src/engine/pure_transition.ts";
-import { persistable } from "../../src/engine/saga_state.ts";
+import {
+  invokeInput,
+  pureInitialTransition,
+  pureTransition,
+} from "../../src/engine/pure_transition.ts";
+import { pendingFrom, persistable, restoreSnapshot } from "../../src/engine/saga_state.ts";
 import { sagaEvents as sagaEventsFor } from "../helpers/saga_events.ts";
 
 const INPUT = {
@@ -61,6 +65,7 @@ Deno.test("pureTransition() equals xstate's transition() on every edge of the sa
       ])) as never,
   } as never);
   let edges = 0;
+  let steps = 0;
   for (const path of paths) {
     let snap: AnyMachineSnapshot = initialTransition(orderSagaV1, INPUT)[0];
     for (const step of path.steps) {
@@ -89,12 +94,24 @@ Deno.test("pureTransition() equals xstate's transition() on every edge of the sa
         })),
         edge,
       );
+      // A step is stored without its input: computed again from the restored
+      // snapshot, it is the input the transition asked for.
+      const work = pendingFrom(ours[1] as never);
+      if (work?.kind === "step") {
+        const restored = restoreSnapshot(
+          orderSagaV1,
+          JSON.parse(JSON.stringify(persistable(orderSagaV1, ours[0] as never))),
+        );
+        assert.deepEqual(invokeInput(restored as never, work.invokeId), work.input, edge);
+        steps++;
+      }
       edges++;
     }
   }
   // Every state of the graph was reached and left by every event it accepts.
   assert.ok(paths.length > 20, `only ${paths.length} states explored`);
   assert.ok(edges > 100, `only ${edges} edges compared`);
+  assert.ok(steps > 50, `only ${steps} step inputs recomputed`);
 });
 
 Deno.test("pureTransition() keeps no actions from one call to the next", () => {
