@@ -1,4 +1,5 @@
-// Maps a saga step to the downstream request the downstream contract (README, Saga semantics) fixes for it. Pure.
+// Maps a saga step to the request the downstream contract fixes for it
+// (docs/integration/downstream_services.md). Pure.
 
 import type { StepInput } from "../../machines/order_types.ts";
 
