@@ -1,5 +1,5 @@
 // Pure Mermaid `stateDiagram-v2` text from an XState machine definition, for
-// the README and `deno task export-machines`. It walks the machine's state
+// docs/saga.md and `deno task export-machines`. It walks the machine's state
 // nodes rather than `machine.toJSON()`, because toJSON() leaves out eventless
 // (`always`) transitions, which is how the saga routes its compensation.
 //
