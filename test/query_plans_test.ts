@@ -7,6 +7,13 @@
 import assert from "node:assert/strict";
 import postgres from "postgres";
 import * as q from "../src/db/queries.ts";
+import { claimSagas, idleCheck, releaseLeases, renewLeases } from "../src/db/claims.ts";
+import {
+  claimOutbox,
+  insertSagas,
+  pendingOutboxIds,
+  requestCancels,
+} from "../src/db/intake_queries.ts";
 import * as m from "../src/db/maintenance.ts";
 import * as admin from "../src/db/admin_queries.ts";
 import { freshDatabase, type TestDatabase } from "./helpers/db.ts";
@@ -104,19 +111,19 @@ async function assertIndexDriven(
 
 // One test per family, sharing the seeded database (seeding is the slow part).
 Deno.test("with a million finished sagas and events kept, the claim loop's queries stay index-driven", async () => {
-  await assertIndexDriven("claimSagas", (sql) => q.claimSagas(sql, ME, 256, 10_000), 2_000);
-  await assertIndexDriven("claimOutbox", (sql) => q.claimOutbox(sql as never, 100), 1_000);
-  await assertIndexDriven("idleCheck (next wake-up)", (sql) => q.idleCheck(sql, ME), 2_000);
+  await assertIndexDriven("claimSagas", (sql) => claimSagas(sql, ME, 256, 10_000), 2_000);
+  await assertIndexDriven("claimOutbox", (sql) => claimOutbox(sql as never, 100), 1_000);
+  await assertIndexDriven("idleCheck (next wake-up)", (sql) => idleCheck(sql, ME), 2_000);
   await assertIndexDriven(
     "renewLeases",
     async (sql) => {
       const ids = await sql<{ order_id: string }[]>`
         SELECT order_id FROM order_ledger WHERE status = 'RUNNING' LIMIT 100`;
-      return q.renewLeases(sql, "someone", ids.map((r) => r.order_id), 10_000);
+      return renewLeases(sql, "someone", ids.map((r) => r.order_id), 10_000);
     },
     2_000,
   );
-  await assertIndexDriven("releaseLeases", (sql) => q.releaseLeases(sql, "someone"), 2_000);
+  await assertIndexDriven("releaseLeases", (sql) => releaseLeases(sql, "someone"), 2_000);
 });
 
 Deno.test("…intake's queries stay index-driven", async () => {
@@ -124,7 +131,7 @@ Deno.test("…intake's queries stay index-driven", async () => {
   await assertIndexDriven(
     "insertSagas (a duplicate and a new one)",
     (sql) =>
-      q.insertSagas(
+      insertSagas(
         sql as never,
         [someOrder, crypto.randomUUID()].map((id, i) => ({
           order_id: id,
@@ -142,10 +149,10 @@ Deno.test("…intake's queries stay index-driven", async () => {
   );
   await assertIndexDriven(
     "requestCancels",
-    (sql) => q.requestCancels(sql as never, [{ order_id: someOrder, reason: "r" }], ME),
+    (sql) => requestCancels(sql as never, [{ order_id: someOrder, reason: "r" }], ME),
     100,
   );
-  await assertIndexDriven("pendingOutboxIds", (sql) => q.pendingOutboxIds(sql, 100), 1_000);
+  await assertIndexDriven("pendingOutboxIds", (sql) => pendingOutboxIds(sql, 100), 1_000);
 });
 
 Deno.test("…the admin API's and the metrics scrape's queries stay index-driven", async () => {
