@@ -6,7 +6,17 @@
 // plans are the ones PostgreSQL really ran (auto_explain, actual rows).
 import assert from "node:assert/strict";
 import postgres from "postgres";
-import * as q from "../src/db/queries.ts";
+import {
+  countPendingOutbox,
+  getSaga,
+  listOutbox,
+  listSagas,
+  operationalGauges,
+  OUTBOX_STATUSES,
+  SAGA_STATUSES,
+  sagaCounts,
+  sagaHistory,
+} from "../src/db/admin_reads.ts";
 import { claimSagas, idleCheck, releaseLeases, renewLeases } from "../src/db/claims.ts";
 import {
   claimOutbox,
@@ -15,7 +25,6 @@ import {
   requestCancels,
 } from "../src/db/intake_queries.ts";
 import * as m from "../src/db/maintenance.ts";
-import * as admin from "../src/db/admin_queries.ts";
 import { freshDatabase, type TestDatabase } from "./helpers/db.ts";
 import {
   type ExplainedStatement,
@@ -157,17 +166,17 @@ Deno.test("…intake's queries stay index-driven", async () => {
 
 Deno.test("…the admin API's and the metrics scrape's queries stay index-driven", async () => {
   const { someOrder } = await setup();
-  for (const statuses of [q.SAGA_STATUSES, ["COMPLETED"], ["NEEDS_ATTENTION"]] as const) {
+  for (const statuses of [SAGA_STATUSES, ["COMPLETED"], ["NEEDS_ATTENTION"]] as const) {
     await assertIndexDriven(
       `listSagas ${statuses.join(",")}`,
-      (sql) => q.listSagas(sql, { statuses, state: null, after: null, limit: 51 }),
+      (sql) => listSagas(sql, { statuses, state: null, after: null, limit: 51 }),
       51 * statuses.length,
     );
   }
   await assertIndexDriven(
     "listSagas by state among unfinished sagas",
     (sql) =>
-      q.listSagas(sql, {
+      listSagas(sql, {
         statuses: ["RUNNING", "NEEDS_ATTENTION"],
         state: "capturingPayment",
         after: null,
@@ -175,15 +184,15 @@ Deno.test("…the admin API's and the metrics scrape's queries stay index-driven
       }),
     2_000,
   );
-  await assertIndexDriven("getSaga", (sql) => q.getSaga(sql, someOrder), 10);
-  await assertIndexDriven("sagaHistory", (sql) => q.sagaHistory(sql, someOrder, 1000), 1000);
-  await assertIndexDriven("countPendingOutbox", (sql) => q.countPendingOutbox(sql), 1_000);
-  await assertIndexDriven("sagaCounts", (sql) => admin.sagaCounts(sql), 100);
-  await assertIndexDriven("operationalGauges", (sql) => admin.operationalGauges(sql), 1_000);
-  for (const status of admin.OUTBOX_STATUSES) {
+  await assertIndexDriven("getSaga", (sql) => getSaga(sql, someOrder), 10);
+  await assertIndexDriven("sagaHistory", (sql) => sagaHistory(sql, someOrder, 1000), 1000);
+  await assertIndexDriven("countPendingOutbox", (sql) => countPendingOutbox(sql), 1_000);
+  await assertIndexDriven("sagaCounts", (sql) => sagaCounts(sql), 100);
+  await assertIndexDriven("operationalGauges", (sql) => operationalGauges(sql), 1_000);
+  for (const status of OUTBOX_STATUSES) {
     await assertIndexDriven(
       `listOutbox ${status}`,
-      (sql) => admin.listOutbox(sql, { status, afterId: null, limit: 51 }),
+      (sql) => listOutbox(sql, { status, afterId: null, limit: 51 }),
       1_000,
     );
   }
