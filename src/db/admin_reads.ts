@@ -182,3 +182,8 @@ export async function operationalGauges(sql: Sql): Promise<OperationalGauges> {
       ), 0)::float8 AS "oldestPendingAgeSeconds"`;
   return row!;
 }
+
+/** The readiness probe's question (src/admin/health.ts): does the database answer at all. */
+export function pingDatabase(sql: Sql) {
+  return sql`SELECT 1`;
+}
