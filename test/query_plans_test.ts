@@ -24,7 +24,11 @@ import {
   pendingOutboxIds,
   requestCancels,
 } from "../src/db/intake_queries.ts";
-import * as m from "../src/db/maintenance.ts";
+import {
+  deleteFinishedSagas,
+  deleteProcessedEvents,
+  oldestFinishedAgeSeconds,
+} from "../src/db/maintenance.ts";
 import { freshDatabase, type TestDatabase } from "./helpers/db.ts";
 import {
   type ExplainedStatement,
@@ -198,7 +202,7 @@ Deno.test("…the admin API's and the metrics scrape's queries stay index-driven
   }
   await assertIndexDriven(
     "oldestFinishedAgeSeconds",
-    (sql) => m.oldestFinishedAgeSeconds(sql),
+    (sql) => oldestFinishedAgeSeconds(sql),
     10,
   );
 });
@@ -208,14 +212,14 @@ Deno.test("…the retention sweep's statements stay index-driven", async () => {
   const retention = 29 * 24 * 3600;
   const statements = await assertIndexDriven(
     "deleteFinishedSagas",
-    (sql) => m.deleteFinishedSagas(sql as never, retention, 500),
+    (sql) => deleteFinishedSagas(sql as never, retention, 500),
     5_000,
   );
   // The status counts' trigger (005) runs a nested statement of its own.
   assert.ok(statements.some((s) => /doomed/.test(s.text)));
   await assertIndexDriven(
     "deleteProcessedEvents",
-    (sql) => m.deleteProcessedEvents(sql as never, retention, 500),
+    (sql) => deleteProcessedEvents(sql as never, retention, 500),
     2_000,
   );
   const { db, session } = await setup();
