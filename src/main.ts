@@ -16,9 +16,8 @@ import { createOrchestrator } from "./orchestrator.ts";
 import { createAdminApp } from "./admin/app.ts";
 import { createMetrics } from "./metrics.ts";
 import { createInspection, withInspection } from "./inspect/mod.ts";
-import { countPendingOutbox } from "./db/queries.ts";
 import { oldestFinishedAgeSeconds } from "./db/maintenance.ts";
-import { operationalGauges } from "./db/admin_queries.ts";
+import { countPendingOutbox, operationalGauges } from "./db/admin_reads.ts";
 import { CRASH_POINTS_ENABLED } from "./crash_points.ts";
 
 async function exit(logger: Logger, code: number): Promise<never> {

@@ -10,7 +10,7 @@ import type { SagaHooks } from "./engine/saga_runner.ts";
 import type { WakeSource } from "../machines/supervisor.ts";
 import type { Logger } from "./log.ts";
 import type { RetentionHooks } from "./engine/retention.ts";
-import type { OperationalGauges } from "./db/admin_queries.ts";
+import type { OperationalGauges } from "./db/admin_reads.ts";
 
 export type MetricsHooks = Required<Pick<SagaHooks, "onStarted" | "onStep" | "onFinished">> & {
   onWake(source: WakeSource): void;
@@ -30,7 +30,7 @@ export interface MetricsSources {
   outboxPending?: () => Promise<number>;
   /** Age in seconds of the oldest finished saga retention still keeps; may reject. */
   oldestFinishedAge?: () => Promise<number>;
-  /** Parked sagas, dead letters, oldest pending event (admin_queries.ts); may reject. */
+  /** Parked sagas, dead letters, oldest pending event (admin_reads.ts); may reject. */
   operational?: () => Promise<OperationalGauges>;
   /** Each downstream service's adaptive call limit, calls in flight and calls waiting. */
   services?: () => Record<string, { limit: number; inFlight: number; queued: number }>;

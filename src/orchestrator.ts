@@ -2,7 +2,7 @@
 // database pool. main.ts runs it as a process; tests can run it in-process.
 import type { Config } from "./config.ts";
 import type { Sql } from "./db/client.ts";
-import * as q from "./db/queries.ts";
+import { idleCheck } from "./db/claims.ts";
 import type { Logger } from "./log.ts";
 import { runIntake } from "./engine/intake.ts";
 import { SagaPool } from "./engine/saga_pool.ts";
@@ -103,7 +103,7 @@ export function createOrchestrator(deps: OrchestratorDeps) {
     annotateCycle({ sagas_claimed: claimed, in_flight: pool.size });
     if (intakeFull || (free > 0 && claimed >= free)) return { more: true, nextWakeAt: null };
     if (listening()) await armWakeup(sql);
-    const idle = await q.idleCheck(sql, config.instanceId);
+    const idle = await idleCheck(sql, config.instanceId);
     if (idle.outboxReady) return { more: true, nextWakeAt: null };
     // A full pool takes nothing more: the next saga to end wakes the loop (capacity).
     const inMs = pool.free() === 0 ? null : idle.nextInMs;

@@ -3,7 +3,9 @@
 // themselves, then with two in-process orchestrators.
 import assert from "node:assert/strict";
 import type { Sql } from "../src/db/client.ts";
-import * as q from "../src/db/queries.ts";
+import { claimSagas, releaseLeases, renewLeases } from "../src/db/claims.ts";
+import { insertSagas } from "../src/db/intake_queries.ts";
+import { parkSaga, persistTransition, type Transition } from "../src/db/transitions.ts";
 import { persistable, startSaga, stateName } from "../src/engine/saga_state.ts";
 import { CURRENT_SAGA_VERSION, sagaMachine } from "../machines/registry.ts";
 import { freshDatabase } from "./helpers/db.ts";
@@ -41,7 +43,7 @@ async function insertSaga(sql: Sql, orderId: string): Promise<void> {
     budget: BUDGET,
   });
   await sql.begin((tx) =>
-    q.insertSagas(
+    insertSagas(
       tx,
       [{
         order_id: orderId,
@@ -72,7 +74,7 @@ async function expireLease(sql: Sql, orderId: string): Promise<void> {
 function transitionBy(
   me: string,
   claimed: { order_id: string; lease_epoch: string; revision: string },
-): q.Transition {
+): Transition {
   return {
     orderId: claimed.order_id,
     me,
@@ -101,26 +103,26 @@ Deno.test("persistTransition refuses a write from an instance whose lease was ta
   try {
     const orderId = crypto.randomUUID();
     await insertSaga(db.sql, orderId);
-    const [a] = await q.claimSagas(db.sql, "A", 1, 60_000);
+    const [a] = await claimSagas(db.sql, "A", 1, 60_000);
     assert.ok(a);
     assert.equal(a.order_id, orderId);
     // A holds a live lease: B claims nothing.
-    assert.equal((await q.claimSagas(db.sql, "B", 1, 60_000)).length, 0);
+    assert.equal((await claimSagas(db.sql, "B", 1, 60_000)).length, 0);
 
     await expireLease(db.sql, orderId);
-    const [b] = await q.claimSagas(db.sql, "B", 1, 60_000);
+    const [b] = await claimSagas(db.sql, "B", 1, 60_000);
     assert.ok(b);
     assert.equal(Number(b.lease_epoch), Number(a.lease_epoch) + 1);
     const before = await rawRow(db.sql, orderId);
     assert.equal(before?.lease_owner, "B");
 
     // A, unaware, writes with its old epoch and revision.
-    assert.equal((await q.persistTransition(db.sql, transitionBy("A", a))).length, 0);
+    assert.equal((await persistTransition(db.sql, transitionBy("A", a))).length, 0);
     // Nor can A borrow B's epoch, nor B write with a stale revision.
     const borrowed = { ...a, lease_epoch: b.lease_epoch };
-    assert.equal((await q.persistTransition(db.sql, transitionBy("A", borrowed))).length, 0);
+    assert.equal((await persistTransition(db.sql, transitionBy("A", borrowed))).length, 0);
     const stale = { ...b, revision: "41" };
-    assert.equal((await q.persistTransition(db.sql, transitionBy("B", stale))).length, 0);
+    assert.equal((await persistTransition(db.sql, transitionBy("B", stale))).length, 0);
     assert.deepEqual(await rawRow(db.sql, orderId), before, "the ledger row is unchanged");
     const steps = await db.sql`SELECT * FROM saga_step WHERE order_id = ${orderId}`;
     assert.equal(steps.length, 0, "A wrote no step record");
@@ -128,20 +130,20 @@ Deno.test("persistTransition refuses a write from an instance whose lease was ta
     assert.deepEqual(history.map((r) => [r.event, r.instance_id]), [["OrderPlaced", "intake"]]);
 
     // A cannot park it, renew it, or release it either.
-    await q.parkSaga(db.sql, {
+    await parkSaga(db.sql, {
       orderId,
       me: "A",
       epoch: a.lease_epoch,
       error: "boom",
       state: "creatingOrder",
     });
-    const lost = await q.renewLeases(db.sql, "A", [orderId], 600_000);
+    const lost = await renewLeases(db.sql, "A", [orderId], 600_000);
     assert.deepEqual([lost.renewed, lost.busy], [[], []]);
-    await q.releaseLeases(db.sql, "A");
+    await releaseLeases(db.sql, "A");
     assert.deepEqual(await rawRow(db.sql, orderId), before, "still unchanged");
 
     // The current holder's write goes through (the statement itself works).
-    const [ok] = await q.persistTransition(db.sql, transitionBy("B", b));
+    const [ok] = await persistTransition(db.sql, transitionBy("B", b));
     assert.ok(ok);
     assert.equal(Number(ok.revision), Number(b.revision) + 1);
     const after = await rawRow(db.sql, orderId);
@@ -163,18 +165,18 @@ Deno.test("renewLeases by an instance that lost the lease does not extend the ne
   try {
     const orderId = crypto.randomUUID();
     await insertSaga(db.sql, orderId);
-    const [a] = await q.claimSagas(db.sql, "A", 1, 60_000);
+    const [a] = await claimSagas(db.sql, "A", 1, 60_000);
     assert.ok(a);
     await expireLease(db.sql, orderId);
-    const [b] = await q.claimSagas(db.sql, "B", 1, 2_000);
+    const [b] = await claimSagas(db.sql, "B", 1, 2_000);
     assert.ok(b);
     const before = await rawRow(db.sql, orderId);
 
-    const lost = await q.renewLeases(db.sql, "A", [orderId], 600_000);
+    const lost = await renewLeases(db.sql, "A", [orderId], 600_000);
     assert.deepEqual([lost.renewed, lost.busy], [[], []]);
     assert.deepEqual(await rawRow(db.sql, orderId), before);
 
-    const renewed = await q.renewLeases(db.sql, "B", [orderId], 600_000);
+    const renewed = await renewLeases(db.sql, "B", [orderId], 600_000);
     assert.deepEqual(renewed.renewed, [orderId]);
     const after = await rawRow(db.sql, orderId);
     assert.ok((after?.lease_until as Date) > (before?.lease_until as Date));

@@ -2,8 +2,7 @@
 // scrape surviving a dead database, and the text validated by promtool.
 import assert from "node:assert/strict";
 import { createAdminApp } from "../src/admin/app.ts";
-import { countPendingOutbox } from "../src/db/queries.ts";
-import { operationalGauges } from "../src/db/admin_queries.ts";
+import { countPendingOutbox, operationalGauges } from "../src/db/admin_reads.ts";
 import { createMetrics } from "../src/metrics.ts";
 import { startSandbox } from "../tooling/reference_services/mod.ts";
 import { promtoolCheck } from "./admin/_promtool.ts";

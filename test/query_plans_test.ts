@@ -6,9 +6,29 @@
 // plans are the ones PostgreSQL really ran (auto_explain, actual rows).
 import assert from "node:assert/strict";
 import postgres from "postgres";
-import * as q from "../src/db/queries.ts";
-import * as m from "../src/db/maintenance.ts";
-import * as admin from "../src/db/admin_queries.ts";
+import {
+  countPendingOutbox,
+  getSaga,
+  listOutbox,
+  listSagas,
+  operationalGauges,
+  OUTBOX_STATUSES,
+  SAGA_STATUSES,
+  sagaCounts,
+  sagaHistory,
+} from "../src/db/admin_reads.ts";
+import { claimSagas, idleCheck, releaseLeases, renewLeases } from "../src/db/claims.ts";
+import {
+  claimOutbox,
+  insertSagas,
+  pendingOutboxIds,
+  requestCancels,
+} from "../src/db/intake_queries.ts";
+import {
+  deleteFinishedSagas,
+  deleteProcessedEvents,
+  oldestFinishedAgeSeconds,
+} from "../src/db/maintenance.ts";
 import { freshDatabase, type TestDatabase } from "./helpers/db.ts";
 import {
   type ExplainedStatement,
@@ -104,19 +124,19 @@ async function assertIndexDriven(
 
 // One test per family, sharing the seeded database (seeding is the slow part).
 Deno.test("with a million finished sagas and events kept, the claim loop's queries stay index-driven", async () => {
-  await assertIndexDriven("claimSagas", (sql) => q.claimSagas(sql, ME, 256, 10_000), 2_000);
-  await assertIndexDriven("claimOutbox", (sql) => q.claimOutbox(sql as never, 100), 1_000);
-  await assertIndexDriven("idleCheck (next wake-up)", (sql) => q.idleCheck(sql, ME), 2_000);
+  await assertIndexDriven("claimSagas", (sql) => claimSagas(sql, ME, 256, 10_000), 2_000);
+  await assertIndexDriven("claimOutbox", (sql) => claimOutbox(sql as never, 100), 1_000);
+  await assertIndexDriven("idleCheck (next wake-up)", (sql) => idleCheck(sql, ME), 2_000);
   await assertIndexDriven(
     "renewLeases",
     async (sql) => {
       const ids = await sql<{ order_id: string }[]>`
         SELECT order_id FROM order_ledger WHERE status = 'RUNNING' LIMIT 100`;
-      return q.renewLeases(sql, "someone", ids.map((r) => r.order_id), 10_000);
+      return renewLeases(sql, "someone", ids.map((r) => r.order_id), 10_000);
     },
     2_000,
   );
-  await assertIndexDriven("releaseLeases", (sql) => q.releaseLeases(sql, "someone"), 2_000);
+  await assertIndexDriven("releaseLeases", (sql) => releaseLeases(sql, "someone"), 2_000);
 });
 
 Deno.test("…intake's queries stay index-driven", async () => {
@@ -124,7 +144,7 @@ Deno.test("…intake's queries stay index-driven", async () => {
   await assertIndexDriven(
     "insertSagas (a duplicate and a new one)",
     (sql) =>
-      q.insertSagas(
+      insertSagas(
         sql as never,
         [someOrder, crypto.randomUUID()].map((id, i) => ({
           order_id: id,
@@ -142,25 +162,25 @@ Deno.test("…intake's queries stay index-driven", async () => {
   );
   await assertIndexDriven(
     "requestCancels",
-    (sql) => q.requestCancels(sql as never, [{ order_id: someOrder, reason: "r" }], ME),
+    (sql) => requestCancels(sql as never, [{ order_id: someOrder, reason: "r" }], ME),
     100,
   );
-  await assertIndexDriven("pendingOutboxIds", (sql) => q.pendingOutboxIds(sql, 100), 1_000);
+  await assertIndexDriven("pendingOutboxIds", (sql) => pendingOutboxIds(sql, 100), 1_000);
 });
 
 Deno.test("…the admin API's and the metrics scrape's queries stay index-driven", async () => {
   const { someOrder } = await setup();
-  for (const statuses of [q.SAGA_STATUSES, ["COMPLETED"], ["NEEDS_ATTENTION"]] as const) {
+  for (const statuses of [SAGA_STATUSES, ["COMPLETED"], ["NEEDS_ATTENTION"]] as const) {
     await assertIndexDriven(
       `listSagas ${statuses.join(",")}`,
-      (sql) => q.listSagas(sql, { statuses, state: null, after: null, limit: 51 }),
+      (sql) => listSagas(sql, { statuses, state: null, after: null, limit: 51 }),
       51 * statuses.length,
     );
   }
   await assertIndexDriven(
     "listSagas by state among unfinished sagas",
     (sql) =>
-      q.listSagas(sql, {
+      listSagas(sql, {
         statuses: ["RUNNING", "NEEDS_ATTENTION"],
         state: "capturingPayment",
         after: null,
@@ -168,21 +188,21 @@ Deno.test("…the admin API's and the metrics scrape's queries stay index-driven
       }),
     2_000,
   );
-  await assertIndexDriven("getSaga", (sql) => q.getSaga(sql, someOrder), 10);
-  await assertIndexDriven("sagaHistory", (sql) => q.sagaHistory(sql, someOrder, 1000), 1000);
-  await assertIndexDriven("countPendingOutbox", (sql) => q.countPendingOutbox(sql), 1_000);
-  await assertIndexDriven("sagaCounts", (sql) => admin.sagaCounts(sql), 100);
-  await assertIndexDriven("operationalGauges", (sql) => admin.operationalGauges(sql), 1_000);
-  for (const status of admin.OUTBOX_STATUSES) {
+  await assertIndexDriven("getSaga", (sql) => getSaga(sql, someOrder), 10);
+  await assertIndexDriven("sagaHistory", (sql) => sagaHistory(sql, someOrder, 1000), 1000);
+  await assertIndexDriven("countPendingOutbox", (sql) => countPendingOutbox(sql), 1_000);
+  await assertIndexDriven("sagaCounts", (sql) => sagaCounts(sql), 100);
+  await assertIndexDriven("operationalGauges", (sql) => operationalGauges(sql), 1_000);
+  for (const status of OUTBOX_STATUSES) {
     await assertIndexDriven(
       `listOutbox ${status}`,
-      (sql) => admin.listOutbox(sql, { status, afterId: null, limit: 51 }),
+      (sql) => listOutbox(sql, { status, afterId: null, limit: 51 }),
       1_000,
     );
   }
   await assertIndexDriven(
     "oldestFinishedAgeSeconds",
-    (sql) => m.oldestFinishedAgeSeconds(sql),
+    (sql) => oldestFinishedAgeSeconds(sql),
     10,
   );
 });
@@ -192,14 +212,14 @@ Deno.test("…the retention sweep's statements stay index-driven", async () => {
   const retention = 29 * 24 * 3600;
   const statements = await assertIndexDriven(
     "deleteFinishedSagas",
-    (sql) => m.deleteFinishedSagas(sql as never, retention, 500),
+    (sql) => deleteFinishedSagas(sql as never, retention, 500),
     5_000,
   );
   // The status counts' trigger (005) runs a nested statement of its own.
   assert.ok(statements.some((s) => /doomed/.test(s.text)));
   await assertIndexDriven(
     "deleteProcessedEvents",
-    (sql) => m.deleteProcessedEvents(sql as never, retention, 500),
+    (sql) => deleteProcessedEvents(sql as never, retention, 500),
     2_000,
   );
   const { db, session } = await setup();

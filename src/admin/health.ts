@@ -3,6 +3,7 @@
 // a probe must answer even while the database hangs.
 import { Hono } from "hono";
 import type { Sql } from "../db/client.ts";
+import { pingDatabase } from "../db/admin_reads.ts";
 import type { Liveness } from "../engine/watchdog.ts";
 
 export const HEALTH_PATHS = ["/healthz", "/readyz"] as const;
@@ -53,7 +54,7 @@ async function databaseAnswers(sql: Sql): Promise<boolean> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   try {
     return await Promise.race([
-      sql`SELECT 1`.then(() => true),
+      pingDatabase(sql).then(() => true),
       new Promise<boolean>((resolve) => timer = setTimeout(() => resolve(false), READY_TIMEOUT_MS)),
     ]);
   } catch {

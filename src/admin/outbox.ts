@@ -4,7 +4,8 @@
 import { Hono } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { Sql } from "../db/client.ts";
-import * as aq from "../db/admin_queries.ts";
+import { redriveEvent } from "../db/admin_actions.ts";
+import { listOutbox } from "../db/admin_reads.ts";
 import type { Logger } from "../log.ts";
 import type { AdminEnv } from "./auth.ts";
 import { decodeOutboxCursor, encodeOutboxCursor } from "./cursor.ts";
@@ -27,7 +28,7 @@ export function outboxRoutes(deps: OutboxRoutesDeps): Hono<AdminEnv> {
     const raw = c.req.query("cursor");
     const afterId = raw === undefined || raw === "" ? null : decodeOutboxCursor(raw);
     // One row more than asked tells whether another page exists.
-    const rows = await aq.listOutbox(sql, { status, afterId, limit: limit + 1 });
+    const rows = await listOutbox(sql, { status, afterId, limit: limit + 1 });
     const page = rows.slice(0, limit);
     const last = page.at(-1);
     return c.json({
@@ -48,7 +49,7 @@ export function outboxRoutes(deps: OutboxRoutesDeps): Hono<AdminEnv> {
   app.post("/:id/redrive", async (c) => {
     const id = parseEventId(c.req.param("id"));
     const operator = c.get("operator");
-    const r = await aq.redriveEvent(sql, id, actorName(operator, deps.instanceId));
+    const r = await redriveEvent(sql, id, actorName(operator, deps.instanceId));
     if (r.outcome === "not_found") {
       throw new HTTPException(404, { message: `outbox event ${id} not found` });
     }

@@ -2,8 +2,12 @@
 // throws a 400 HTTPException naming the parameter, so a bad input never
 // reaches SQL (where it would be a 500).
 import { HTTPException } from "hono/http-exception";
-import { SAGA_STATUSES, type SagaStatus } from "../db/queries.ts";
-import { OUTBOX_STATUSES, type OutboxStatus } from "../db/admin_queries.ts";
+import {
+  OUTBOX_STATUSES,
+  type OutboxStatus,
+  SAGA_STATUSES,
+  type SagaStatus,
+} from "../db/admin_reads.ts";
 
 export const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 

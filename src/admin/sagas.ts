@@ -7,8 +7,20 @@ import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { HTTPException } from "hono/http-exception";
 import type { Sql } from "../db/client.ts";
-import * as q from "../db/queries.ts";
-import * as aq from "../db/admin_queries.ts";
+import {
+  type AdminActionResult,
+  insertCancellation,
+  retrySaga,
+  retrySagas,
+} from "../db/admin_actions.ts";
+import {
+  getSaga,
+  listSagas,
+  SAGA_STATUSES,
+  sagaCounts,
+  type SagaDetailRow,
+  sagaHistory,
+} from "../db/admin_reads.ts";
 import type { Logger } from "../log.ts";
 import type { AdminEnv } from "./auth.ts";
 import { BULK_RETRY_LIMIT, parseBulkRetryBody } from "./bulk_retry_body.ts";
@@ -48,8 +60,8 @@ export function sagaRoutes(deps: SagaRoutesDeps): Hono<AdminEnv> {
     // One row more than asked tells whether another page exists.
     // A state narrows the statuses to read (a finished state has one; any other,
     // the unfinished two): never a walk through every finished row.
-    const possible = state === null ? q.SAGA_STATUSES : statusesInState(state, machines());
-    const rows = await q.listSagas(sql, {
+    const possible = state === null ? SAGA_STATUSES : statusesInState(state, machines());
+    const rows = await listSagas(sql, {
       statuses: status ? possible.filter((s) => s === status) : possible,
       state,
       after,
@@ -72,7 +84,7 @@ export function sagaRoutes(deps: SagaRoutesDeps): Hono<AdminEnv> {
 
   // Registered before /:order_id, which would otherwise take "counts" for an
   // id (and answer 400: not a UUID).
-  app.get("/counts", async (c) => c.json(await aq.sagaCounts(sql)));
+  app.get("/counts", async (c) => c.json(await sagaCounts(sql)));
 
   const bodyOf = (maxSize: number) =>
     bodyLimit({
@@ -88,7 +100,7 @@ export function sagaRoutes(deps: SagaRoutesDeps): Hono<AdminEnv> {
   app.post("/retry", bodyOf(MAX_BULK_BODY_BYTES), async (c) => {
     const selection = parseBulkRetryBody(await c.req.text());
     const operator = c.get("operator");
-    const r = await aq.retrySagas(sql, {
+    const r = await retrySagas(sql, {
       ...selection,
       limit: BULK_RETRY_LIMIT,
       actor: actor(operator),
@@ -102,9 +114,9 @@ export function sagaRoutes(deps: SagaRoutesDeps): Hono<AdminEnv> {
 
   app.get("/:order_id", async (c) => {
     const orderId = parseOrderId(c.req.param("order_id"));
-    const row = await q.getSaga(sql, orderId);
+    const row = await getSaga(sql, orderId);
     if (!row) throw new HTTPException(404, { message: `saga "${orderId}" not found` });
-    const history = await q.sagaHistory(sql, orderId, HISTORY_LIMIT);
+    const history = await sagaHistory(sql, orderId, HISTORY_LIMIT);
     return c.json({
       order_id: row.order_id,
       status: row.status,
@@ -125,7 +137,7 @@ export function sagaRoutes(deps: SagaRoutesDeps): Hono<AdminEnv> {
 
   app.post("/:order_id/retry", limitBody, async (c) => {
     const orderId = parseOrderId(c.req.param("order_id"));
-    const r = await q.retrySaga(sql, orderId, actor(c.get("operator")));
+    const r = await retrySaga(sql, orderId, actor(c.get("operator")));
     const state = settle(r, orderId);
     return c.json({ order_id: orderId, action: "retry", accepted: true, state }, 202);
   });
@@ -133,7 +145,7 @@ export function sagaRoutes(deps: SagaRoutesDeps): Hono<AdminEnv> {
   app.post("/:order_id/cancel", limitBody, async (c) => {
     const orderId = parseOrderId(c.req.param("order_id"));
     const reason = parseCancelBody(await c.req.text());
-    const row = await q.getSaga(sql, orderId);
+    const row = await getSaga(sql, orderId);
     if (!row) throw new HTTPException(404, { message: `saga "${orderId}" not found` });
     const verdict = cancellable(row);
     if (!verdict.allowed) {
@@ -141,7 +153,7 @@ export function sagaRoutes(deps: SagaRoutesDeps): Hono<AdminEnv> {
         message: `saga is ${row.status} in ${row.state}: ${verdict.reason}`,
       });
     }
-    const eventId = await q.insertCancellation(sql, orderId, reason, actor(c.get("operator")));
+    const eventId = await insertCancellation(sql, orderId, reason, actor(c.get("operator")));
     return c.json({
       order_id: orderId,
       action: "cancel",
@@ -156,7 +168,7 @@ export function sagaRoutes(deps: SagaRoutesDeps): Hono<AdminEnv> {
 }
 
 /** Maps a refused action to its HTTP error; returns the saga's state when accepted. */
-function settle(r: q.AdminActionResult, orderId: string): string {
+function settle(r: AdminActionResult, orderId: string): string {
   if (r.outcome === "not_found") {
     throw new HTTPException(404, { message: `saga "${orderId}" not found` });
   }
@@ -167,7 +179,7 @@ function settle(r: q.AdminActionResult, orderId: string): string {
 const machines = () => sagaVersions().map((v) => sagaMachine(v)!);
 
 /** The machine's answer for this saga, or a refusal when its snapshot cannot be judged. */
-function cancellable(row: q.SagaDetailRow): Verdict {
+function cancellable(row: SagaDetailRow): Verdict {
   if (row.status === "COMPLETED" || row.status === "CANCELLED") {
     return { allowed: false, reason: "the saga has finished" };
   }

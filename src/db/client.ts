@@ -1,5 +1,9 @@
 // The postgres.js pool. LISTEN uses its own dedicated connection
 // (listener.ts), so the pool size only bounds queries.
+//
+// Every SQL statement the orchestrator runs lives in src/db, as named
+// functions over postgres.js tagged templates (values are always
+// parameters), in a file per owner. The rest of the code never writes SQL.
 import postgres from "postgres";
 import type { Logger } from "../log.ts";
 import {

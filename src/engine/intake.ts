@@ -15,7 +15,21 @@
 // A cancellation whose saga row is locked by another session right now is
 // deferred for a moment, also without counting.
 import type { Sql, TransactionSql } from "../db/client.ts";
-import * as q from "../db/queries.ts";
+import type { ClaimedSaga } from "../db/claims.ts";
+import {
+  asyncCommit,
+  type CancelRequest,
+  claimOutbox,
+  claimOutboxEvent,
+  type EventDisposition,
+  insertSagas,
+  type NewSaga,
+  type OutboxRow,
+  pendingOutboxIds,
+  recordIntakeFailure,
+  requestCancels,
+  settleEvents,
+} from "../db/intake_queries.ts";
 import type { Logger } from "../log.ts";
 import { PoisonEventError } from "../errors.ts";
 import { isEventFault } from "../db/errors.ts";
@@ -45,7 +59,7 @@ export interface IntakeResult {
   duplicates: number;
   dead: number;
   /** Sagas inserted already leased to this instance, as a claim returns them: run them now. */
-  claimed: q.ClaimedSaga[];
+  claimed: ClaimedSaga[];
 }
 
 /** Delay before a cancellation for a saga that does not exist yet is retried. */
@@ -53,7 +67,7 @@ const UNKNOWN_ORDER_RETRY_MS = 1000;
 /** Delay before a cancellation whose saga row was locked elsewhere is tried again. */
 const BUSY_ROW_RETRY_MS = 250;
 
-const processed = (id: string): q.EventDisposition => ({
+const processed = (id: string): EventDisposition => ({
   id,
   status: "PROCESSED",
   error: null,
@@ -63,14 +77,14 @@ const processed = (id: string): q.EventDisposition => ({
 
 async function applyBatch(
   tx: TransactionSql,
-  events: q.OutboxRow[],
+  events: OutboxRow[],
   opts: IntakeOptions,
 ): Promise<IntakeResult> {
   const version = currentSagaVersion();
   const machine = sagaMachine(version)!;
-  const settle = new Map<string, q.EventDisposition>();
-  const newSagas = new Map<string, q.NewSaga>();
-  const cancels: Array<q.CancelRequest & { eventId: string }> = [];
+  const settle = new Map<string, EventDisposition>();
+  const newSagas = new Map<string, NewSaga>();
+  const cancels: Array<CancelRequest & { eventId: string }> = [];
   let free = Math.max(0, opts.capacity());
   let placed = 0;
   let claimable: Array<{ order_id: string; lease_epoch: string; revision: string }> = [];
@@ -132,12 +146,12 @@ async function applyBatch(
   // together: without cancellations every event's fate is already known, so
   // the insert and the settle go out in one round trip.
   const insert = newSagas.size > 0
-    ? q.insertSagas(tx, [...newSagas.values()], opts.instanceId, opts.leaseMs)
+    ? insertSagas(tx, [...newSagas.values()], opts.instanceId, opts.leaseMs)
     : Promise.resolve([]);
   let settled: Promise<unknown> | undefined;
   if (cancels.length === 0) {
     crashPoint("before_settle_outbox");
-    settled = q.settleEvents(tx, [...settle.values()]);
+    settled = settleEvents(tx, [...settle.values()]);
     // If the insert fails first, this one fails too and is never awaited:
     // the insert's error is the one reported.
     settled.catch(() => {});
@@ -147,7 +161,7 @@ async function applyBatch(
   result.duplicates = placed - inserted.length;
   claimable = inserted.filter((r) => r.claimed);
   if (cancels.length > 0) {
-    const outcome = await q.requestCancels(tx, cancels, opts.instanceId);
+    const outcome = await requestCancels(tx, cancels, opts.instanceId);
     const byOrder = new Map(outcome.map((r) => [r.order_id, r]));
     for (const c of cancels) {
       const found = byOrder.get(c.order_id);
@@ -187,7 +201,7 @@ async function applyBatch(
   }
   if (!settled) {
     crashPoint("before_settle_outbox");
-    settled = q.settleEvents(tx, [...settle.values()]);
+    settled = settleEvents(tx, [...settle.values()]);
   }
   await settled;
   // Built from what we just wrote, so adopting them costs no query.
@@ -196,7 +210,7 @@ async function applyBatch(
     const cancel = appliedCancels.get(r.order_id);
     return {
       order_id: r.order_id,
-      snapshot: saga.snapshot as q.ClaimedSaga["snapshot"],
+      snapshot: saga.snapshot as ClaimedSaga["snapshot"],
       machine_version: saga.machine_version,
       pending: saga.pending,
       lease_epoch: String(r.lease_epoch),
@@ -220,9 +234,9 @@ export async function runIntake(opts: IntakeOptions): Promise<IntakeResult> {
     return await opts.sql.begin(async (tx) => {
       // Pipelined with the claim: no extra round trip.
       const [, , events] = await Promise.all([
-        q.asyncCommit(tx),
+        asyncCommit(tx),
         opts.alongside?.(tx),
-        q.claimOutbox(tx, opts.batchSize),
+        claimOutbox(tx, opts.batchSize),
       ]);
       if (events.length > 0) crashPoint("after_claim_outbox");
       if (events.length === 0) {
@@ -239,11 +253,11 @@ export async function runIntake(opts: IntakeOptions): Promise<IntakeResult> {
 
 async function runIntakeOneByOne(opts: IntakeOptions): Promise<IntakeResult> {
   const total: IntakeResult = { events: 0, started: 0, duplicates: 0, dead: 0, claimed: [] };
-  const ids = await q.pendingOutboxIds(opts.sql, opts.batchSize);
+  const ids = await pendingOutboxIds(opts.sql, opts.batchSize);
   for (const { id } of ids) {
     try {
       const r = await opts.sql.begin(async (tx) => {
-        const events = await q.claimOutboxEvent(tx, id);
+        const events = await claimOutboxEvent(tx, id);
         return events.length ? await applyBatch(tx, events, opts) : null;
       });
       if (r) {
@@ -263,7 +277,7 @@ async function runIntakeOneByOne(opts: IntakeOptions): Promise<IntakeResult> {
         break;
       }
       opts.logger.warn({ event_id: id, err: String(err) }, "Outbox event failed; will retry");
-      await q.recordIntakeFailure(opts.sql, id, String(err).slice(0, 1000), opts.maxAttempts, 1000)
+      await recordIntakeFailure(opts.sql, id, String(err).slice(0, 1000), opts.maxAttempts, 1000)
         .catch(() => {/* the database is down: the event stays pending */});
     }
   }

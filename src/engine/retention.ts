@@ -9,7 +9,7 @@
 // at a time: every batch first takes a transaction-scoped advisory lock, and
 // gives up the sweep when another instance has it.
 import type { Sql, TransactionSql } from "../db/client.ts";
-import * as m from "../db/maintenance.ts";
+import { deleteFinishedSagas, deleteProcessedEvents, trySweepLock } from "../db/maintenance.ts";
 import type { Logger } from "../log.ts";
 
 export interface RetentionHooks {
@@ -56,14 +56,14 @@ export async function sweepOnce(opts: RetentionOptions): Promise<SweepResult> {
 
   /** Runs one batch under the sweep lock; null when another instance has it. */
   const batch = <T>(work: (tx: TransactionSql) => Promise<T>): Promise<T | null> =>
-    opts.sql.begin(async (tx) => (await m.trySweepLock(tx)) ? await work(tx) : null) as Promise<
+    opts.sql.begin(async (tx) => (await trySweepLock(tx)) ? await work(tx) : null) as Promise<
       T | null
     >;
 
   for (let sagasDone = false, eventsDone = false; total.batches < maxBatches;) {
     if (sagasDone && eventsDone) break;
     if (!sagasDone) {
-      const d = await batch((tx) => m.deleteFinishedSagas(tx, opts.retentionSeconds, batchSize));
+      const d = await batch((tx) => deleteFinishedSagas(tx, opts.retentionSeconds, batchSize));
       total.batches++;
       if (d === null) return finish(true);
       total.sagas += d.sagas;
@@ -74,7 +74,7 @@ export async function sweepOnce(opts: RetentionOptions): Promise<SweepResult> {
       opts.hooks?.onDeleted?.("saga_history", d.history);
       sagasDone = d.sagas < batchSize;
     } else {
-      const n = await batch((tx) => m.deleteProcessedEvents(tx, opts.retentionSeconds, batchSize));
+      const n = await batch((tx) => deleteProcessedEvents(tx, opts.retentionSeconds, batchSize));
       total.batches++;
       if (n === null) return finish(true);
       total.events += n;

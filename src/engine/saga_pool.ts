@@ -4,13 +4,13 @@
 //
 // The heartbeat is a loop, not an interval: a beat starts only after the
 // previous one has finished, so a slow database never piles beats up on the
-// pool. It never waits for a row lock (q.renewLeases skips locked rows), and
+// pool. It never waits for a row lock (renewLeases skips locked rows), and
 // between beats a guard stops every saga whose lease this instance could not
 // renew in time, before that lease expires and another instance takes the
 // saga over: two instances never work on one saga at once, even when the
 // database stops answering this one.
 import type { Sql } from "../db/client.ts";
-import * as q from "../db/queries.ts";
+import { type ClaimedSaga, claimSagas, releaseLeases, renewLeases } from "../db/claims.ts";
 import type { Logger } from "../log.ts";
 import { type RunnerDeps, runSaga } from "./saga_runner.ts";
 import { crashPoint } from "../crash_points.ts";
@@ -91,7 +91,7 @@ export class SagaPool {
     const limit = this.free();
     if (limit === 0) return 0;
     const sentAt = Date.now();
-    const rows = await q.claimSagas(this.opts.sql, this.opts.instanceId, limit, this.opts.leaseMs);
+    const rows = await claimSagas(this.opts.sql, this.opts.instanceId, limit, this.opts.leaseMs);
     if (rows.length > 0) {
       this.clock.observe(Number(rows[0]!.db_now_ms), sentAt);
       crashPoint("after_claim_saga");
@@ -101,12 +101,12 @@ export class SagaPool {
   }
 
   /** Starts sagas intake inserted already leased to us (in a statement sent at `sentAt`). */
-  adopt(rows: q.ClaimedSaga[], sentAt: number): void {
+  adopt(rows: ClaimedSaga[], sentAt: number): void {
     if (rows.length > 0) crashPoint("after_claim_saga");
     for (const row of rows) this.#start(row, sentAt);
   }
 
-  #start(row: q.ClaimedSaga, sentAt: number): void {
+  #start(row: ClaimedSaga, sentAt: number): void {
     const previous = this.#running.get(row.order_id);
     const abort = new AbortController();
     // Claimed again while its previous run is still winding down here (it
@@ -142,7 +142,7 @@ export class SagaPool {
     this.#beating = true;
     const sentAt = Date.now();
     try {
-      const r = await q.renewLeases(this.opts.sql, this.opts.instanceId, ids, this.opts.leaseMs);
+      const r = await renewLeases(this.opts.sql, this.opts.instanceId, ids, this.opts.leaseMs);
       this.clock.observe(r.dbNowMs, sentAt);
       const renewed = new Set(r.renewed);
       const busy = new Set(r.busy);
@@ -204,6 +204,6 @@ export class SagaPool {
     }
     clearTimeout(this.#beat);
     this.#beat = undefined;
-    await q.releaseLeases(this.opts.sql, this.opts.instanceId);
+    await releaseLeases(this.opts.sql, this.opts.instanceId);
   }
 }

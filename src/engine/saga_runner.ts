@@ -15,7 +15,8 @@
 // (a version edited in place, say) parks the saga with the reason instead of
 // writing the same pending work back forever.
 import type { Sql } from "../db/client.ts";
-import * as q from "../db/queries.ts";
+import type { ClaimedSaga } from "../db/claims.ts";
+import { parkSaga, type Persisted, type Transition } from "../db/transitions.ts";
 import type { Logger } from "../log.ts";
 import { sagaMachine } from "../../machines/registry.ts";
 import type { StepInput, StepOutput } from "../../machines/order_types.ts";
@@ -75,7 +76,7 @@ export interface RunnerDeps {
    * Commits one transition (group-committed with other sagas'); null when the
    * lease was lost. Rejects unwritten if `signal` aborts before it is sent.
    */
-  write(t: q.Transition, signal?: AbortSignal): Promise<q.Persisted | null>;
+  write(t: Transition, signal?: AbortSignal): Promise<Persisted | null>;
   logger: Logger;
   instanceId: string;
   execute(input: StepInput, attempt: number, signal: AbortSignal): Promise<StepOutput>;
@@ -103,7 +104,7 @@ function stored(w: Work | StoredWork | null): StoredWork | null {
 }
 
 export async function runSaga(
-  row: q.ClaimedSaga,
+  row: ClaimedSaga,
   deps: RunnerDeps,
   signal: AbortSignal,
 ): Promise<void> {
@@ -119,7 +120,7 @@ export async function runSaga(
 }
 
 async function runTurns(
-  row: q.ClaimedSaga,
+  row: ClaimedSaga,
   deps: RunnerDeps,
   signal: AbortSignal,
 ): Promise<void> {
@@ -151,7 +152,7 @@ async function runTurns(
     // Draining: what is persisted stands; releaseLeases hands it on.
     if (deps.stopping?.()) return;
     let event: SagaEventObject;
-    let step: q.Transition["step"] = null;
+    let step: Transition["step"] = null;
     let historyEvent: string;
     let detail: unknown = null;
     const status = statusOf(snap);
@@ -304,7 +305,7 @@ async function runTurns(
   }
 
   /** Writes a snapshot, retrying database hiccups; null when the lease is gone. */
-  async function persist(t: q.Transition) {
+  async function persist(t: Transition) {
     for (let attempt = 1;; attempt++) {
       try {
         crashPoint("before_persist");
@@ -353,14 +354,14 @@ async function runTurns(
 }
 
 async function park(
-  row: q.ClaimedSaga,
+  row: ClaimedSaga,
   deps: RunnerDeps,
   log: Logger,
   error: string,
   state: string,
 ): Promise<void> {
   log.error({ error }, "Saga parked as NEEDS_ATTENTION after an unexpected error");
-  await q.parkSaga(deps.sql, {
+  await parkSaga(deps.sql, {
     orderId: row.order_id,
     me: deps.instanceId,
     epoch: row.lease_epoch,

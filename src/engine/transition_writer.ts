@@ -1,7 +1,7 @@
 // Group commit for saga transitions. Every saga still waits for its own
 // transition to be committed before it acts on it; what changes is that the
 // transitions of many sagas arriving together share one statement and one
-// commit (q.persistTransitions).
+// commit (persistTransitions).
 //
 // No timer, no added latency: a write that finds no statement in flight goes
 // out at once, alone. Writes that arrive while one is running queue up and
@@ -17,7 +17,12 @@
 // back busy and is written by a later statement (after a short, growing
 // pause), so one locked row cannot stall the sagas batched with it.
 import type { Sql } from "../db/client.ts";
-import * as q from "../db/queries.ts";
+import {
+  type Persisted,
+  type PersistResult,
+  persistTransitions,
+  type Transition,
+} from "../db/transitions.ts";
 
 export interface WriterOptions {
   sql: Sql;
@@ -30,8 +35,8 @@ export interface WriterOptions {
 }
 
 interface Waiting {
-  t: q.Transition;
-  resolve(row: q.Persisted | null): void;
+  t: Transition;
+  resolve(row: Persisted | null): void;
   reject(err: unknown): void;
   /** Times its row was found locked by someone else. */
   busy: number;
@@ -65,7 +70,7 @@ export class TransitionWriter {
    * lease was lost. An abort while it still waits to be sent rejects it
    * unwritten; once sent, the statement's outcome stands.
    */
-  write(t: q.Transition, signal?: AbortSignal): Promise<q.Persisted | null> {
+  write(t: Transition, signal?: AbortSignal): Promise<Persisted | null> {
     return new Promise((resolve, reject) => {
       if (signal?.aborted) return reject(signal.reason);
       const w: Waiting = { t, resolve, reject, busy: 0, signal };
@@ -112,14 +117,14 @@ export class TransitionWriter {
   async #flush(batch: Waiting[]): Promise<void> {
     this.#onFlush?.(batch.length);
     try {
-      const rows = await q.persistTransitions(this.#sql, batch.map((w) => w.t));
+      const rows = await persistTransitions(this.#sql, batch.map((w) => w.t));
       const byOrder = new Map(rows.map((r) => [r.order_id, r]));
       for (const w of batch) this.#settle(w, byOrder.get(w.t.orderId));
     } catch (err) {
       if (batch.length === 1) return batch[0]!.reject(err);
       await Promise.all(batch.map(async (w) => {
         try {
-          const [row] = await q.persistTransitions(this.#sql, [w.t]);
+          const [row] = await persistTransitions(this.#sql, [w.t]);
           this.#settle(w, row);
         } catch (e) {
           w.reject(e);
@@ -128,7 +133,7 @@ export class TransitionWriter {
     }
   }
 
-  #settle(w: Waiting, row: q.PersistResult | undefined): void {
+  #settle(w: Waiting, row: PersistResult | undefined): void {
     if (!row) return w.resolve(null); // fenced out: the lease is gone
     if (!row.busy) return w.resolve(row);
     // Aborted while this statement was in flight: it wrote nothing, so give up

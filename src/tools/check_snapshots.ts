@@ -6,7 +6,7 @@
 import type { Sql } from "../db/client.ts";
 import { sagaMachine } from "../../machines/registry.ts";
 import { restoreSnapshot, statePath } from "../engine/saga_state.ts";
-import { listUnfinishedSagas } from "../db/queries.ts";
+import { listUnfinishedSagas } from "../db/tool_queries.ts";
 
 export interface SnapshotProblem {
   order_id: string;

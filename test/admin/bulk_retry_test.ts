@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { createAdminApp } from "../../src/admin/app.ts";
 import { MAX_BULK_IDS } from "../../src/admin/bulk_retry_body.ts";
-import { retrySagas } from "../../src/db/admin_queries.ts";
+import { retrySagas } from "../../src/db/admin_actions.ts";
 import type { Sql } from "../../src/db/client.ts";
 import { freshDatabase } from "../helpers/db.ts";
 import { placeOrder, sampleOrder, waitFor, waitForStatus } from "../helpers/orders.ts";

@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import pino from "pino";
 import { createAdminApp } from "../../src/admin/app.ts";
 import { encodeCursor } from "../../src/admin/cursor.ts";
-import { listOutbox, operationalGauges } from "../../src/db/admin_queries.ts";
+import { listOutbox, operationalGauges } from "../../src/db/admin_reads.ts";
 import type { Sql } from "../../src/db/client.ts";
 import { freshDatabase } from "../helpers/db.ts";
 import { placeOrder, sampleOrder, waitFor } from "../helpers/orders.ts";

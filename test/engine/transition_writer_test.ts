@@ -2,7 +2,9 @@
 // concurrent transitions share statements, a lone one goes out alone, fencing
 // still holds row by row, and one row the database refuses fails only itself.
 import assert from "node:assert/strict";
-import * as q from "../../src/db/queries.ts";
+import { renewLeases } from "../../src/db/claims.ts";
+import { insertSagas } from "../../src/db/intake_queries.ts";
+import { persistTransitions, type Transition } from "../../src/db/transitions.ts";
 import type { Sql } from "../../src/db/client.ts";
 import { TransitionWriter } from "../../src/engine/transition_writer.ts";
 import { freshDatabase } from "../helpers/db.ts";
@@ -13,7 +15,7 @@ const ME = "writer-test";
 async function leasedSagas(sql: Sql, n: number): Promise<string[]> {
   const ids = Array.from({ length: n }, () => crypto.randomUUID());
   await sql.begin((tx) =>
-    q.insertSagas(
+    insertSagas(
       tx,
       ids.map((id, i) => ({
         order_id: id,
@@ -31,7 +33,7 @@ async function leasedSagas(sql: Sql, n: number): Promise<string[]> {
   return ids;
 }
 
-function step(orderId: string, revision: number, over: Partial<q.Transition> = {}): q.Transition {
+function step(orderId: string, revision: number, over: Partial<Transition> = {}): Transition {
   return {
     orderId,
     me: ME,
@@ -245,9 +247,9 @@ Deno.test("batched transitions never wait for locks, so they deadlock with nothi
     for (let round = 0; round < 60; round++) {
       // Heartbeats lock many of the same rows at once, each from its own connection.
       const [rows] = await Promise.all([
-        q.persistTransitions(db.sql, shuffled().map((id) => step(id, revision.get(id)!))),
-        q.renewLeases(db.sql, ME, shuffled(), 60_000),
-        q.renewLeases(db.sql, ME, shuffled(), 60_000),
+        persistTransitions(db.sql, shuffled().map((id) => step(id, revision.get(id)!))),
+        renewLeases(db.sql, ME, shuffled(), 60_000),
+        renewLeases(db.sql, ME, shuffled(), 60_000),
       ]);
       assert.equal(rows.length, ids.length, "every row is either written or busy");
       for (const r of rows) {

@@ -1,13 +1,14 @@
 // The ceiling: how fast this PostgreSQL commits the writes a saga costs, with
-// no orchestrator in the way. The engine's own statements (src/db/queries.ts)
-// replayed from one Deno client over `concurrency` connections: intake
+// no orchestrator in the way. The engine's own statements (src/db/intake_queries.ts,
+// src/db/transitions.ts) replayed from one Deno client over `concurrency` connections: intake
 // transactions of 100 events (claim the outbox rows, insert the sagas, settle
 // the events), then `transitionsPerSaga` fenced transitions per saga (ledger
 // update + step row + history row), committed `transitionsPerStatement`
 // sagas to a statement as the engine's group commit did in the measured run:
 // the same rows, the same statements, the same number of commits per saga.
 import { createSql } from "../../src/db/client.ts";
-import * as q from "../../src/db/queries.ts";
+import { claimOutbox, insertSagas, settleEvents } from "../../src/db/intake_queries.ts";
+import { persistTransitions } from "../../src/db/transitions.ts";
 import { freshDatabase } from "../demo/database.ts";
 import { persistable, startSaga, stateName } from "../../src/engine/saga_state.ts";
 import { validateEvent } from "../../src/engine/validate.ts";
@@ -76,9 +77,9 @@ export async function measureCeiling(
   const batches = Array.from({ length: Math.ceil(orders.length / BATCH) }, (_, i) => i);
   await inParallel(opts.concurrency, batches, async () => {
     await sql.begin(async (tx) => {
-      const events = await q.claimOutbox(tx, BATCH);
+      const events = await claimOutbox(tx, BATCH);
       if (events.length === 0) return;
-      await q.insertSagas(
+      await insertSagas(
         tx,
         events.map((ev) => {
           const init = initial.get(ev.order_id)!;
@@ -95,7 +96,7 @@ export async function measureCeiling(
         ME,
         600_000,
       );
-      await q.settleEvents(
+      await settleEvents(
         tx,
         events.map((ev) => ({
           id: ev.id,
@@ -119,7 +120,7 @@ export async function measureCeiling(
       (_, i) => orders.slice(i * perStatement, (i + 1) * perStatement),
     );
     await inParallel(opts.concurrency, statements, async (group) => {
-      const rows = await q.persistTransitions(
+      const rows = await persistTransitions(
         sql,
         group.map((order) => {
           const init = initial.get(order.order_id)!;

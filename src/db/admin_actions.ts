@@ -1,62 +1,80 @@
-// SQL behind the admin API's day-two operations (src/admin/outbox.ts,
-// src/admin/sagas.ts) and the operational gauges (src/metrics.ts): dead
-// letters, redrive, bulk retry, and counts that stay cheap at any size.
+// Run by the admin API's operator actions (src/admin/sagas.ts, src/admin/outbox.ts).
+//
 // Each query names the index it relies on; where a partial index must be
 // chosen, the status is literal SQL text (never a parameter), so that no
 // generic plan can lose the index.
-import type { Sql } from "./client.ts";
-import type { SagaStatus } from "./queries.ts";
+import type { Sql, TransactionSql } from "./client.ts";
 
-export type OutboxStatus = "PENDING" | "PROCESSED" | "DEAD";
-export const OUTBOX_STATUSES: readonly OutboxStatus[] = ["PENDING", "PROCESSED", "DEAD"];
+type Db = Sql | TransactionSql;
 
-/** Sagas by status, summed over the 16 shards that migration 005's triggers maintain. */
-export async function sagaCounts(sql: Sql): Promise<Record<SagaStatus, number>> {
-  const [row] = await sql<Record<SagaStatus, number>[]>`
-    SELECT coalesce(sum(running), 0)::float8 AS "RUNNING",
-      coalesce(sum(completed), 0)::float8 AS "COMPLETED",
-      coalesce(sum(cancelled), 0)::float8 AS "CANCELLED",
-      coalesce(sum(needs_attention), 0)::float8 AS "NEEDS_ATTENTION"
-    FROM saga_status_counts`;
-  return row!;
-}
+export type AdminActionResult =
+  | { outcome: "not_found" }
+  | { outcome: "conflict"; status: string; state: string; reason: string }
+  | { outcome: "accepted"; status: string; state: string };
 
-export interface OutboxItem {
-  id: string; // bigint arrives as a string
-  order_id: string;
-  event_type: string;
-  status: string;
-  attempts: number;
-  last_error: string | null;
-  created_at: Date;
-  processed_at: Date | null;
+/**
+ * Resumes a NEEDS_ATTENTION saga: RUNNING again, claimable now, with a retry
+ * requested (the runner asks the machine what a retry means in its state).
+ * One statement, so the status check and the change cannot be torn apart;
+ * a NOTIFY wakes an instance at once.
+ */
+export async function retrySaga(
+  sql: Sql,
+  orderId: string,
+  actor: string,
+): Promise<AdminActionResult> {
+  const [row] = await sql<{ state: string; updated: boolean; status: string }[]>`
+    WITH u AS (
+      UPDATE order_ledger SET
+        status = 'RUNNING',
+        retry_requested_at = now(),
+        run_at = now(),
+        last_error = NULL,
+        revision = revision + 1,
+        updated_at = now()
+      WHERE order_id = ${orderId} AND status = 'NEEDS_ATTENTION'
+      RETURNING order_id, state
+    ), h AS (
+      INSERT INTO saga_history (order_id, event, from_state, to_state, instance_id)
+      SELECT order_id, 'AdminRetry', state, state, ${actor} FROM u
+    ), n AS (
+      SELECT pg_notify('order_events', 'retry:' || order_id::text) FROM u
+    )
+    SELECT u.state, true AS updated, 'RUNNING' AS status FROM u, (SELECT count(*) FROM n) x
+    UNION ALL
+    SELECT l.state, false, l.status FROM order_ledger l
+    WHERE l.order_id = ${orderId} AND NOT EXISTS (SELECT 1 FROM u)`;
+  if (!row) return { outcome: "not_found" };
+  if (!row.updated) {
+    return {
+      outcome: "conflict",
+      status: row.status,
+      state: row.state,
+      reason: `saga is ${row.status}; only a NEEDS_ATTENTION saga can be retried`,
+    };
+  }
+  return { outcome: "accepted", status: "RUNNING", state: row.state };
 }
 
 /**
- * One page of outbox events, newest first, after `afterId` (exclusive).
- * PENDING walks outbox_pending_idx and DEAD outbox_dead_idx (003, 007), both
- * partial, backwards; PROCESSED and "any" walk the primary key backwards,
- * which stops after `limit` matches: processed events are the bulk of the
- * table, so matches come quickly.
+ * An operator's cancellation, as an OrderCancellationRequested outbox event
+ * (its trigger notifies): it takes the same path as a producer's, with the
+ * operator in `requested_by` for intake to record. Whether it may still
+ * compensate is the machine's rule, asked by the caller first and applied
+ * again by the saga itself when the event reaches it.
  */
-export function listOutbox(
-  sql: Sql,
-  p: { status: OutboxStatus | null; afterId: string | null; limit: number },
+export async function insertCancellation(
+  sql: Db,
+  orderId: string,
+  reason: string,
+  requestedBy: string,
 ) {
-  const byStatus = p.status === "PENDING"
-    ? sql`AND status = 'PENDING'`
-    : p.status === "DEAD"
-    ? sql`AND status = 'DEAD'`
-    : p.status === "PROCESSED"
-    ? sql`AND status = 'PROCESSED'`
-    : sql``;
-  const after = p.afterId === null ? sql`` : sql`AND id < ${p.afterId}::bigint`;
-  return sql<OutboxItem[]>`
-    SELECT id, order_id, event_type, status, attempts, last_error, created_at, processed_at
-    FROM outbox
-    WHERE true ${byStatus} ${after}
-    ORDER BY id DESC
-    LIMIT ${p.limit}`;
+  const payload = { order_id: orderId, reason, requested_by: requestedBy };
+  const [event] = await sql<{ id: string }[]>`
+    INSERT INTO outbox (order_id, event_type, payload)
+    VALUES (${orderId}, 'OrderCancellationRequested', ${sql.json(payload)})
+    RETURNING id`;
+  return event!.id;
 }
 
 export type RedriveResult =
@@ -123,7 +141,7 @@ export async function redriveEvent(sql: Sql, id: string, actor: string): Promise
 
 /**
  * Retries many NEEDS_ATTENTION sagas at once, each exactly as retrySaga
- * (src/db/queries.ts) does one: RUNNING, retry requested, runnable now, an
+ * (above) does one: RUNNING, retry requested, runnable now, an
  * `AdminRetry` history row naming `actor`. At most `limit` per call, oldest
  * first (order_ledger_status_created_idx). Never waits for a row lock: a saga
  * locked elsewhere right now is left for the next call. `more` says that
@@ -169,26 +187,4 @@ export async function retrySagas(
       ) AS more
     FROM (SELECT count(*) FROM n) notified`;
   return { retried: row?.retried ?? 0, more: row?.more ?? false };
-}
-
-export interface OperationalGauges {
-  /** NEEDS_ATTENTION sagas, from the maintained counts (005). */
-  sagasParked: number;
-  /** DEAD outbox events, counted on outbox_dead_idx (007). */
-  outboxDead: number;
-  /** Age of the first PENDING event in id order (outbox_pending_idx), on the database's clock; 0 when none. */
-  oldestPendingAgeSeconds: number;
-}
-
-/** The gauges of src/metrics.ts that need the database, in one round trip. */
-export async function operationalGauges(sql: Sql): Promise<OperationalGauges> {
-  const [row] = await sql<OperationalGauges[]>`
-    SELECT
-      (SELECT coalesce(sum(needs_attention), 0) FROM saga_status_counts)::float8 AS "sagasParked",
-      (SELECT count(*) FROM outbox WHERE status = 'DEAD')::float8 AS "outboxDead",
-      coalesce((
-        SELECT greatest(0, extract(epoch FROM now() - created_at))
-        FROM outbox WHERE status = 'PENDING' ORDER BY id LIMIT 1
-      ), 0)::float8 AS "oldestPendingAgeSeconds"`;
-  return row!;
 }
