@@ -6,7 +6,6 @@ import type { Sql } from "../src/db/client.ts";
 import * as q from "../src/db/queries.ts";
 import { persistable, startSaga, stateName } from "../src/engine/saga_state.ts";
 import { CURRENT_SAGA_VERSION, sagaMachine } from "../machines/registry.ts";
-import { freshDatabase } from "./helpers/db.ts";
 import { placeOrder, sampleOrder, waitFor } from "./helpers/orders.ts";
 import {
   calls,
@@ -18,6 +17,7 @@ import {
   ROUTES,
   settled,
 } from "./helpers/saga_assert.ts";
+import { freshDatabase } from "../tooling/cluster/mod.ts";
 
 const BUDGET = { forward: 5, confirm: 5, compensation: 5 };
 

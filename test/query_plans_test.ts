@@ -9,7 +9,6 @@ import postgres from "postgres";
 import * as q from "../src/db/queries.ts";
 import * as m from "../src/db/maintenance.ts";
 import * as admin from "../src/db/admin_queries.ts";
-import { freshDatabase, type TestDatabase } from "./helpers/db.ts";
 import {
   type ExplainedStatement,
   type PlanSession,
@@ -17,6 +16,7 @@ import {
   rowsExamined,
   seqScans,
 } from "./helpers/plans.ts";
+import { type FreshDatabase, freshDatabase } from "../tooling/cluster/mod.ts";
 
 const BIG = ["order_ledger", "outbox", "saga_history", "saga_step"] as const;
 const FINISHED = 1_000_000;
@@ -68,7 +68,7 @@ async function seed(url: string) {
   await db.sql.end({ timeout: 2 });
 }
 
-let shared: { db: TestDatabase; session: PlanSession; someOrder: string } | undefined;
+let shared: { db: FreshDatabase; session: PlanSession; someOrder: string } | undefined;
 async function setup() {
   if (shared) return shared;
   const db = await freshDatabase();

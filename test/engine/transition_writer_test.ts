@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import * as q from "../../src/db/queries.ts";
 import type { Sql } from "../../src/db/client.ts";
 import { TransitionWriter } from "../../src/engine/transition_writer.ts";
-import { freshDatabase } from "../helpers/db.ts";
+import { freshDatabase } from "../../tooling/cluster/mod.ts";
 
 const ME = "writer-test";
 

@@ -8,7 +8,7 @@
 // the same rows, the same statements, the same number of commits per saga.
 import { createSql } from "../../src/db/client.ts";
 import * as q from "../../src/db/queries.ts";
-import { freshDatabase } from "../demo/database.ts";
+import { freshDatabase } from "../cluster/mod.ts";
 import { persistable, startSaga, stateName } from "../../src/engine/saga_state.ts";
 import { validateEvent } from "../../src/engine/validate.ts";
 import { CURRENT_SAGA_VERSION, sagaMachine } from "../../machines/registry.ts";
