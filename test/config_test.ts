@@ -1,5 +1,6 @@
-// loadConfig for the database connection variables: defaults, accepted
-// values, and a ConfigError naming the variable for anything else.
+// loadConfig for the database connection variables and the instance name:
+// defaults, accepted values, and a ConfigError naming the variable for
+// anything else.
 import assert from "node:assert/strict";
 import { loadConfig } from "../src/config.ts";
 import { ConfigError } from "../src/errors.ts";
@@ -132,4 +133,14 @@ Deno.test("a non-loopback ADMIN_HOST needs ADMIN_TOKEN or ADMIN_TOKENS", () => {
   refused({ ADMIN_HOST: "0.0.0.0" }, "ADMIN_TOKEN");
   assert.equal(load({ ADMIN_HOST: "0.0.0.0", ADMIN_TOKEN: "t0" }).admin.operators.length, 1);
   assert.equal(load({ ADMIN_HOST: "0.0.0.0", ADMIN_TOKENS: "alice:t1" }).admin.operators.length, 1);
+});
+
+Deno.test("INSTANCE_ID: hostname-pid-nonce by default, unique per process even with one hostname and pid", () => {
+  assert.equal(loadConfig({}, { hostname: "h", pid: 1, nonce: "0a1b2c" }).instanceId, "h-1-0a1b2c");
+  // Replicas on a host network share the hostname, and each container's
+  // process may have the same pid: the random nonce still tells them apart.
+  const ids = new Set(Array.from({ length: 50 }, () => load({}).instanceId));
+  assert.equal(ids.size, 50);
+  for (const id of ids) assert.match(id, /^h-1-[0-9a-f]{6}$/);
+  assert.equal(load({ INSTANCE_ID: "orders-eu-1" }).instanceId, "orders-eu-1");
 });

@@ -1,15 +1,13 @@
 // Losing the LISTEN connection, and the database itself, is survived.
 import assert from "node:assert/strict";
-import { freshDatabase } from "./helpers/db.ts";
 import { placeOrder, sampleOrder, waitFor, waitForStatus } from "./helpers/orders.ts";
 import { startInProcess } from "./helpers/inprocess.ts";
-import { startOrchestratorProcess } from "./helpers/process.ts";
-import { freePort } from "./helpers/ports.ts";
 import { startSandbox } from "../tooling/reference_services/mod.ts";
 import { startEmbedded } from "../src/db/embedded.ts";
 import { createSql } from "../src/db/client.ts";
 import { createLogger } from "../src/log.ts";
 import type { WakeSource } from "../machines/supervisor.ts";
+import { freePort, freshDatabase, startOrchestratorProcess } from "../tooling/cluster/mod.ts";
 
 Deno.test("after pg_terminate_backend on the LISTEN connection it re-LISTENs and a catch-up poll finds the missed event", async () => {
   const db = await freshDatabase();

@@ -2,10 +2,9 @@
 // checks that the outcome and every downstream effect count equal those of a
 // run without a crash.
 import assert from "node:assert/strict";
-import { freshDatabase } from "./helpers/db.ts";
 import { placeOrder, sampleOrder, waitFor } from "./helpers/orders.ts";
-import { startOrchestratorProcess } from "./helpers/process.ts";
 import { type Sandbox, startSandbox } from "../tooling/reference_services/mod.ts";
+import { freshDatabase, startOrchestratorProcess } from "../tooling/cluster/mod.ts";
 
 const POINTS = [
   "after_claim_outbox",

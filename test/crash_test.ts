@@ -3,14 +3,15 @@
 // the same Idempotency-Key (so no effect happens twice), and a retry wait
 // resumes with only its remaining time.
 import assert from "node:assert/strict";
-import { sampleOrder, waitFor, waitForStatus } from "./helpers/orders.ts";
 import {
   assertEffectsExactlyOnce,
   placeOrders,
-  ready,
+  sampleOrder,
   waitAllCompleted,
-  withCluster,
-} from "./helpers/cluster.ts";
+  waitFor,
+  waitForStatus,
+} from "./helpers/orders.ts";
+import { withCluster } from "../tooling/cluster/mod.ts";
 
 const LEASE_MS = 2000;
 const POLL_INTERVAL_MS = 500;
@@ -26,7 +27,7 @@ Deno.test("a SIGKILLed instance's sagas are resumed by another within the lease,
     const orders = Array.from({ length: 24 }, () => sampleOrder());
     const ids = orders.map((o) => o.order_id);
     const a = start("crash-a", env);
-    await ready(a);
+    await a.started();
     await placeOrders(db.sql, orders);
 
     const capturing = async () =>
@@ -143,7 +144,7 @@ Deno.test("a retry wait interrupted by SIGKILL resumes with only its remaining t
       RETRY_MAX_MS: "1000",
     };
     const a = start("wait-a", env);
-    await ready(a);
+    await a.started();
     await placeOrders(db.sql, [order]);
 
     const waiting = await waitFor(async () => {

@@ -2,11 +2,14 @@
 // that requires TLS from its clients (certificates made here with openssl,
 // from a CA of our own), and the suite's plain server.
 import assert from "node:assert/strict";
-import { freshDatabase, type TestDatabase } from "./helpers/db.ts";
-import { startOrchestratorProcess } from "./helpers/process.ts";
 import { type PgBouncer, startPgBouncer } from "./helpers/pgbouncer.ts";
 import { loadConfig } from "../src/config.ts";
 import { connectDatabase } from "../src/db/client.ts";
+import {
+  type FreshDatabase,
+  freshDatabase,
+  startOrchestratorProcess,
+} from "../tooling/cluster/mod.ts";
 
 const SERVER_URL = Deno.env.get("DATABASE_URL")!;
 
@@ -41,7 +44,7 @@ async function certificates(): Promise<{ dir: string; ca: string; cert: string; 
 }
 
 /** The DATABASE_HOST parts for `db` on host:port, with the suite's user and password. */
-function parts(db: TestDatabase, host: string, port: number): Record<string, string> {
+function parts(db: FreshDatabase, host: string, port: number): Record<string, string> {
   const server = new URL(SERVER_URL);
   return {
     DATABASE_HOST: host,
@@ -69,7 +72,7 @@ async function connectWith(env: Record<string, string>): Promise<string> {
 }
 
 async function withTlsBouncer(
-  f: (db: TestDatabase, bouncer: PgBouncer, ca: string) => Promise<void>,
+  f: (db: FreshDatabase, bouncer: PgBouncer, ca: string) => Promise<void>,
 ) {
   const certs = await certificates();
   const db = await freshDatabase({ migrate: false });

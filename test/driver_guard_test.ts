@@ -9,7 +9,7 @@ import {
   isDriverWriteRace,
   VERIFIED_POSTGRES_VERSION,
 } from "../src/db/driver_guard.ts";
-import { freePort } from "./helpers/ports.ts";
+import { freePort } from "../tooling/cluster/mod.ts";
 
 Deno.test("a transaction cut off by a database shutdown fails cleanly and the process survives", async () => {
   guardDriverWriteRace(createLogger("silent"));

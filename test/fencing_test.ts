@@ -8,7 +8,6 @@ import { insertSagas } from "../src/db/intake_queries.ts";
 import { parkSaga, persistTransition, type Transition } from "../src/db/transitions.ts";
 import { persistable, startSaga, stateName } from "../src/engine/saga_state.ts";
 import { CURRENT_SAGA_VERSION, sagaMachine } from "../machines/registry.ts";
-import { freshDatabase } from "./helpers/db.ts";
 import { placeOrder, sampleOrder, waitFor } from "./helpers/orders.ts";
 import {
   calls,
@@ -20,6 +19,7 @@ import {
   ROUTES,
   settled,
 } from "./helpers/saga_assert.ts";
+import { freshDatabase } from "../tooling/cluster/mod.ts";
 
 const BUDGET = { forward: 5, confirm: 5, compensation: 5 };
 

@@ -15,8 +15,8 @@ import { REDACTED, sanitizeContext, sanitizeEvent, scrub } from "../src/inspect/
 import { startSandbox } from "../tooling/reference_services/mod.ts";
 import type { SagaHooks } from "../src/engine/saga_runner.ts";
 import { sagaMachine } from "../machines/registry.ts";
-import { freshDatabase, type TestDatabase } from "./helpers/db.ts";
 import { ledger, placeOrder, sampleOrder, waitFor, waitForStatus } from "./helpers/orders.ts";
+import { type FreshDatabase, freshDatabase } from "../tooling/cluster/mod.ts";
 
 type Frame = {
   type: string;
@@ -63,7 +63,7 @@ function privateOrder(authorization = `auth-secret-${crypto.randomUUID().slice(0
 }
 
 function startOrchestrator(
-  db: TestDatabase,
+  db: FreshDatabase,
   urls: { orders: string; inventory: string; payments: string },
   inspection?: ReturnType<typeof createInspection>,
   hooks: SagaHooks = {},

@@ -2,9 +2,9 @@
 // notifications arrive, down with a reason when they cannot (LISTEN on
 // another database than the producers'), and probes are never work.
 import assert from "node:assert/strict";
-import { freshDatabase } from "./helpers/db.ts";
 import { waitFor } from "./helpers/orders.ts";
 import { startListener } from "../src/db/listener.ts";
+import { freshDatabase } from "../tooling/cluster/mod.ts";
 
 function recorder() {
   const events: string[] = [];

@@ -2,13 +2,13 @@
 // and sagas already running finish on the version they started with.
 import assert from "node:assert/strict";
 import { createMachine, fromPromise } from "xstate";
-import { freshDatabase } from "./helpers/db.ts";
 import { placeOrder, sampleOrder, waitFor, waitForStatus } from "./helpers/orders.ts";
 import { startInProcess } from "./helpers/inprocess.ts";
 import { startSandbox } from "../tooling/reference_services/mod.ts";
 import { checkSnapshots } from "../src/tools/check_snapshots.ts";
 import { type OrderSagaMachine, orderSagaV1 } from "../machines/order_saga.ts";
 import { registerSagaVersion, unregisterSagaVersion } from "../machines/registry.ts";
+import { freshDatabase } from "../tooling/cluster/mod.ts";
 
 /** Deep copy of a machine config with a state renamed (functions kept as they are). */
 function renameState(value: unknown, from: string, to: string): unknown {

@@ -6,9 +6,9 @@ import { countPendingOutbox, operationalGauges } from "../src/db/admin_reads.ts"
 import { createMetrics } from "../src/metrics.ts";
 import { startSandbox } from "../tooling/reference_services/mod.ts";
 import { promtoolCheck } from "./admin/_promtool.ts";
-import { freshDatabase } from "./helpers/db.ts";
 import { startInProcess } from "./helpers/inprocess.ts";
 import { placeOrder, sampleOrder, waitFor, waitForStatus } from "./helpers/orders.ts";
+import { freshDatabase } from "../tooling/cluster/mod.ts";
 
 /** The value of one sample, e.g. `orchestrator_sagas_finished_total{status="COMPLETED"}`. */
 function sample(text: string, series: string): number | undefined {

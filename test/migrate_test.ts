@@ -9,9 +9,9 @@ import { createSql, type Sql } from "../src/db/client.ts";
 import { listMigrations, migrate } from "../src/db/migrate.ts";
 import { concurrentIndexName, isConcurrent, statementsOf } from "../src/db/migration_files.ts";
 import { startSandbox } from "../tooling/reference_services/mod.ts";
-import { freshDatabase } from "./helpers/db.ts";
 import { startInProcess } from "./helpers/inprocess.ts";
 import { placeOrder, sampleOrder, waitFor, waitForStatus } from "./helpers/orders.ts";
+import { freshDatabase } from "../tooling/cluster/mod.ts";
 
 const INDEX_MIGRATION = "003_outbox_pending_index.sql";
 const GATE_MIGRATION = "004_gated_wakeup.sql";

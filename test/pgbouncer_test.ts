@@ -5,27 +5,31 @@
 // the server sets them and are reported when it does not.
 import assert from "node:assert/strict";
 import pino from "pino";
-import { freshDatabase, type TestDatabase } from "./helpers/db.ts";
 import { placeOrder, sampleOrder, waitFor, waitForStatus } from "./helpers/orders.ts";
 import { startInProcess } from "./helpers/inprocess.ts";
-import { type OrchestratorProcess, startOrchestratorProcess } from "./helpers/process.ts";
 import { type PgBouncer, startPgBouncer } from "./helpers/pgbouncer.ts";
 import { connectDatabase, type Sql } from "../src/db/client.ts";
 import { startListener } from "../src/db/listener.ts";
 import { startSandbox } from "../tooling/reference_services/mod.ts";
+import {
+  type FreshDatabase,
+  freshDatabase,
+  type OrchestratorProcess,
+  startOrchestratorProcess,
+} from "../tooling/cluster/mod.ts";
 
 const SERVER_URL = Deno.env.get("DATABASE_URL")!;
 
 /** The pool an orchestrator gets when its DATABASE_URL goes through PgBouncer. */
 async function throughBouncer(
-  db: TestDatabase,
+  db: FreshDatabase,
   bouncer: PgBouncer,
   logs: Array<{ level: number; msg: string }> = [],
-): Promise<TestDatabase> {
+): Promise<FreshDatabase> {
   const url = bouncer.through(db.url);
   const logger = pino({ level: "info" }, { write: (line: string) => logs.push(JSON.parse(line)) });
   const sql = await connectDatabase(url, { max: 5, prepare: false, logger, attempts: 1 });
-  return { url, sql, drop: () => sql.end({ timeout: 2 }) };
+  return { name: db.name, url, sql, drop: () => sql.end({ timeout: 2 }) };
 }
 
 function adminUrl(p: OrchestratorProcess): Promise<string> {
@@ -38,7 +42,7 @@ async function readyz(p: OrchestratorProcess) {
 }
 
 /** Outbox insert committed → the saga's ledger row exists (claimed), in ms. */
-async function pickUpMs(db: TestDatabase): Promise<number> {
+async function pickUpMs(db: FreshDatabase): Promise<number> {
   const order = sampleOrder();
   await placeOrder(db.sql, order);
   const committed = performance.now();
@@ -70,7 +74,7 @@ async function withCleanup(
 }
 
 /** A role default for this test database only (ALTER ROLE … IN DATABASE), as an operator sets it. */
-async function setRoleDefaults(db: TestDatabase, settings: Record<string, string>) {
+async function setRoleDefaults(db: FreshDatabase, settings: Record<string, string>) {
   const [who] = await db.sql<{ role: string; database: string }[]>`
     SELECT current_user AS role, current_database() AS database`;
   const { role, database } = who!;

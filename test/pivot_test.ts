@@ -24,9 +24,8 @@ import {
   waitFor,
   waitForStatus,
 } from "./helpers/orders.ts";
-import { freshDatabase } from "./helpers/db.ts";
 import { startSandbox } from "../tooling/reference_services/mod.ts";
-import { startOrchestratorProcess } from "./helpers/process.ts";
+import { freshDatabase, startOrchestratorProcess } from "../tooling/cluster/mod.ts";
 
 function admin(sql: Sql) {
   const app = createAdminApp({ sql, listening: () => true, instanceId: "pivot-test" });

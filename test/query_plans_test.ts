@@ -29,7 +29,6 @@ import {
   deleteProcessedEvents,
   oldestFinishedAgeSeconds,
 } from "../src/db/maintenance.ts";
-import { freshDatabase, type TestDatabase } from "./helpers/db.ts";
 import {
   type ExplainedStatement,
   type PlanSession,
@@ -37,6 +36,7 @@ import {
   rowsExamined,
   seqScans,
 } from "./helpers/plans.ts";
+import { type FreshDatabase, freshDatabase } from "../tooling/cluster/mod.ts";
 
 const BIG = ["order_ledger", "outbox", "saga_history", "saga_step"] as const;
 const FINISHED = 1_000_000;
@@ -88,7 +88,7 @@ async function seed(url: string) {
   await db.sql.end({ timeout: 2 });
 }
 
-let shared: { db: TestDatabase; session: PlanSession; someOrder: string } | undefined;
+let shared: { db: FreshDatabase; session: PlanSession; someOrder: string } | undefined;
 async function setup() {
   if (shared) return shared;
   const db = await freshDatabase();

@@ -6,9 +6,9 @@ import assert from "node:assert/strict";
 import type { Sql } from "../src/db/client.ts";
 import { sweepOnce } from "../src/engine/retention.ts";
 import { silentLogger } from "../src/log.ts";
-import { freshDatabase } from "./helpers/db.ts";
 import { harness, ledgerRow, outboxRows } from "./helpers/saga_assert.ts";
 import { placeOrder, sampleOrder, waitFor, waitForStatus } from "./helpers/orders.ts";
+import { freshDatabase } from "../tooling/cluster/mod.ts";
 
 async function rowsFor(sql: Sql, orderId: string) {
   const [r] = await sql<{ ledger: number; steps: number; history: number; events: number }[]>`

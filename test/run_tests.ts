@@ -1,9 +1,10 @@
 // `deno task test`: runs the suite against DATABASE_URL, or against a
 // throwaway embedded PostgreSQL started here when it is unset. Each test
-// file creates its own databases on that server (test/helpers/db.ts).
+// file creates its own databases on that server (freshDatabase in
+// tooling/cluster/database.ts).
 import { startEmbedded } from "../src/db/embedded.ts";
 import { createLogger } from "../src/log.ts";
-import { freePort } from "./helpers/ports.ts";
+import { freePort } from "../tooling/cluster/mod.ts";
 
 const env: Record<string, string> = {};
 let stop = async () => {};

@@ -6,10 +6,9 @@
 import assert from "node:assert/strict";
 import { createAdminApp } from "../src/admin/app.ts";
 import { startSandbox } from "../tooling/reference_services/mod.ts";
-import { freshDatabase } from "./helpers/db.ts";
 import { startInProcess } from "./helpers/inprocess.ts";
-import { freePort } from "./helpers/ports.ts";
 import { ledger, placeOrder, sampleOrder, waitFor, waitForStatus } from "./helpers/orders.ts";
+import { freePort, freshDatabase } from "../tooling/cluster/mod.ts";
 
 const ROOT = new URL("../", import.meta.url);
 const TOKEN = "cli-test-token";

@@ -2,15 +2,15 @@
 // the grace period, persist, release every lease so another instance resumes
 // at once, exit 0.
 import assert from "node:assert/strict";
-import { sampleOrder, waitFor } from "./helpers/orders.ts";
 import {
   assertEffectsExactlyOnce,
   placeOrders,
-  ready,
+  sampleOrder,
   waitAllCompleted,
-  withCluster,
-} from "./helpers/cluster.ts";
+  waitFor,
+} from "./helpers/orders.ts";
 import type { Sql } from "../src/db/client.ts";
+import { withCluster } from "../tooling/cluster/mod.ts";
 
 /** Sagas of `owner` calling capturePayment right now. */
 /** Sagas `owner` holds whose capture request has left (its attempt is recorded). */
@@ -37,7 +37,7 @@ Deno.test("SIGTERM with a short grace releases every lease, so a long-lease inst
     const orders = Array.from({ length: 8 }, () => sampleOrder());
     const ids = orders.map((o) => o.order_id);
     const a = start("term-a", { ...env, SHUTDOWN_GRACE_MS: "300" });
-    await ready(a);
+    await a.started();
     await placeOrders(db.sql, orders);
     await waitFor(async () => (await capturing(db.sql, "term-a")).length === ids.length, {
       what: "every saga mid-capture on term-a",
@@ -95,7 +95,7 @@ Deno.test("SIGTERM with a long enough grace lets in-flight steps finish and pers
       SHUTDOWN_GRACE_MS: "10000",
       POLL_INTERVAL_MS: "500",
     });
-    await ready(a);
+    await a.started();
     await placeOrders(db.sql, orders);
     await waitFor(async () => (await capturing(db.sql, "grace-a")).length === ids.length, {
       what: "every saga mid-capture on grace-a",
@@ -155,7 +155,7 @@ Deno.test("SIGTERM starts no new step: a saga whose in-flight step finished is h
       SHUTDOWN_GRACE_MS: "10000",
       POLL_INTERVAL_MS: "500",
     });
-    await ready(a);
+    await a.started();
     await placeOrders(db.sql, orders);
     await waitFor(async () => (await capturing(db.sql, "drain-a")).length === ids.length, {
       what: "every saga mid-capture on drain-a",

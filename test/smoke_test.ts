@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
-import { freshDatabase } from "./helpers/db.ts";
 import { placeOrder, sampleOrder, waitForStatus } from "./helpers/orders.ts";
 import { startInProcess } from "./helpers/inprocess.ts";
 import { startSandbox } from "../tooling/reference_services/mod.ts";
+import { freshDatabase } from "../tooling/cluster/mod.ts";
 
 Deno.test("an OrderPlaced event becomes a COMPLETED saga", async () => {
   const db = await freshDatabase();

@@ -2,9 +2,12 @@ import assert from "node:assert/strict";
 import postgres from "postgres";
 import { startEmbedded } from "../src/db/embedded.ts";
 import { createLogger } from "../src/log.ts";
-import { freshDatabase } from "./helpers/db.ts";
-import { freePort } from "./helpers/ports.ts";
-import { type OrchestratorProcess, startOrchestratorProcess } from "./helpers/process.ts";
+import {
+  freePort,
+  freshDatabase,
+  type OrchestratorProcess,
+  startOrchestratorProcess,
+} from "../tooling/cluster/mod.ts";
 
 Deno.test("start-up logs the four documented lines in order and SIGTERM exits 0", async () => {
   const db = await freshDatabase({ migrate: false });

@@ -4,11 +4,10 @@
 // into one trace, and the trace context propagated to the service as traceparent.
 import assert from "node:assert/strict";
 import { startSandbox } from "../tooling/reference_services/mod.ts";
-import { freshDatabase } from "./helpers/db.ts";
-import { startOrchestratorProcess } from "./helpers/process.ts";
 import { placeOrder, sampleOrder, waitFor, waitForStatus } from "./helpers/orders.ts";
 import { withTransitionSpans } from "../src/telemetry.ts";
 import type { TransitionInfo } from "../src/engine/saga_runner.ts";
+import { freshDatabase, startOrchestratorProcess } from "../tooling/cluster/mod.ts";
 
 interface OtlpSpan {
   traceId: string;

@@ -1,14 +1,13 @@
 // Two orchestrator processes on one database: every order is processed once,
 // every downstream effect happens once, and both instances share the work.
 import assert from "node:assert/strict";
-import { sampleOrder } from "./helpers/orders.ts";
 import {
   assertEffectsExactlyOnce,
   placeOrders,
-  ready,
+  sampleOrder,
   waitAllCompleted,
-  withCluster,
-} from "./helpers/cluster.ts";
+} from "./helpers/orders.ts";
+import { withCluster } from "../tooling/cluster/mod.ts";
 
 const ORDERS = 200;
 const BATCHES = 4;
@@ -30,7 +29,7 @@ Deno.test("two instances on one database complete 200 orders, each effect exactl
     const env = { POLL_INTERVAL_MS: "500", SAGA_CONCURRENCY: "16", OUTBOX_BATCH_SIZE: "20" };
     const a = start("a", env);
     const b = start("b", env);
-    await Promise.all([ready(a), ready(b)]);
+    await Promise.all([a.started(), b.started()]);
     // The rest arrive while both run, one transaction per batch.
     for (let i = 1; i < BATCHES; i++) await placeOrders(db.sql, batch(i));
 

@@ -4,18 +4,18 @@
 // session listens on order_events as any other subscriber would.
 import assert from "node:assert/strict";
 import postgres from "postgres";
-import { freshDatabase, type TestDatabase } from "./helpers/db.ts";
 import { placeOrder, sampleOrder, waitFor, waitForStatus } from "./helpers/orders.ts";
 import { startInProcess } from "./helpers/inprocess.ts";
 import { startSandbox } from "../tooling/reference_services/mod.ts";
+import { type FreshDatabase, freshDatabase } from "../tooling/cluster/mod.ts";
 
-async function armed(db: TestDatabase): Promise<boolean | undefined> {
+async function armed(db: FreshDatabase): Promise<boolean | undefined> {
   const [row] = await db.sql<{ armed: boolean }[]>`SELECT armed FROM orchestrator_wakeup`;
   return row?.armed;
 }
 
 /** Another subscriber to order_events, recording every payload it receives. */
-async function listener(db: TestDatabase) {
+async function listener(db: FreshDatabase) {
   const sql = postgres(db.url, { max: 1, onnotice: () => {} });
   const payloads: string[] = [];
   await sql.listen("order_events", (p) => payloads.push(p));
@@ -23,7 +23,7 @@ async function listener(db: TestDatabase) {
 }
 
 /** Inserts an event and returns its id. */
-async function insertEvent(db: TestDatabase, type = "SomethingElse"): Promise<string> {
+async function insertEvent(db: FreshDatabase, type = "SomethingElse"): Promise<string> {
   const id = crypto.randomUUID();
   const [row] = await db.sql<{ id: string }[]>`
     INSERT INTO outbox (order_id, event_type, payload)

@@ -1,10 +1,10 @@
 // The two wake-up paths: NOTIFY (latency) and polling (the guarantee).
 import assert from "node:assert/strict";
-import { freshDatabase } from "./helpers/db.ts";
 import { placeOrder, sampleOrder, waitFor, waitForStatus } from "./helpers/orders.ts";
 import { startInProcess } from "./helpers/inprocess.ts";
 import { startSandbox } from "../tooling/reference_services/mod.ts";
 import type { WakeSource } from "../machines/supervisor.ts";
+import { freshDatabase } from "../tooling/cluster/mod.ts";
 
 async function processedAfter(db: Awaited<ReturnType<typeof freshDatabase>>, orderId: string) {
   return await waitFor(async () => {

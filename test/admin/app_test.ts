@@ -7,8 +7,7 @@ import { createSql, type Sql } from "../../src/db/client.ts";
 import { CURRENT_SAGA_VERSION, sagaVersions } from "../../machines/registry.ts";
 import { supervisorMachine } from "../../machines/supervisor.ts";
 import { orderSagaV1 } from "../../machines/order_saga.ts";
-import { freshDatabase } from "../helpers/db.ts";
-import { freePort } from "../helpers/ports.ts";
+import { freePort, freshDatabase } from "../../tooling/cluster/mod.ts";
 
 /** A Sql whose every query throws, as a bug in a query function would. */
 const brokenSql = (() => {

@@ -7,9 +7,9 @@ import { createAdminApp } from "../../src/admin/app.ts";
 import { MAX_BULK_IDS } from "../../src/admin/bulk_retry_body.ts";
 import { retrySagas } from "../../src/db/admin_actions.ts";
 import type { Sql } from "../../src/db/client.ts";
-import { freshDatabase } from "../helpers/db.ts";
 import { placeOrder, sampleOrder, waitFor, waitForStatus } from "../helpers/orders.ts";
 import { harness, historyRows, settled } from "../helpers/saga_assert.ts";
+import { freshDatabase } from "../../tooling/cluster/mod.ts";
 
 function admin(sql: Sql) {
   const app = createAdminApp({ sql, listening: () => true, instanceId: "bulk-test" });

@@ -9,10 +9,10 @@ import { createAdminApp } from "../../src/admin/app.ts";
 import { encodeCursor } from "../../src/admin/cursor.ts";
 import { listOutbox, operationalGauges } from "../../src/db/admin_reads.ts";
 import type { Sql } from "../../src/db/client.ts";
-import { freshDatabase } from "../helpers/db.ts";
 import { placeOrder, sampleOrder, waitFor } from "../helpers/orders.ts";
 import { planOf, reads } from "../helpers/prepared_plans.ts";
 import { effectsFor, harness, only, outboxRows, settled } from "../helpers/saga_assert.ts";
+import { freshDatabase } from "../../tooling/cluster/mod.ts";
 
 function admin(sql: Sql, logger?: pino.Logger) {
   const app = createAdminApp({ sql, listening: () => true, instanceId: "outbox-test", logger });

@@ -2,10 +2,9 @@
 // (the `start` task's command and permissions), ADMIN_PORT=0.
 import assert from "node:assert/strict";
 import { startSandbox } from "../../tooling/reference_services/mod.ts";
-import { freshDatabase } from "../helpers/db.ts";
-import { startOrchestratorProcess } from "../helpers/process.ts";
 import { placeOrder, sampleOrder, waitForStatus } from "../helpers/orders.ts";
 import { promtoolCheck } from "./_promtool.ts";
+import { freshDatabase, startOrchestratorProcess } from "../../tooling/cluster/mod.ts";
 
 const TOKEN = "process-test-token-0123456789";
 

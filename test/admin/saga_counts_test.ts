@@ -7,9 +7,9 @@ import assert from "node:assert/strict";
 import { createAdminApp } from "../../src/admin/app.ts";
 import type { Sql } from "../../src/db/client.ts";
 import { migrate } from "../../src/db/migrate.ts";
-import { freshDatabase } from "../helpers/db.ts";
 import { placeOrder, sampleOrder, waitForStatus } from "../helpers/orders.ts";
 import { harness, settled } from "../helpers/saga_assert.ts";
+import { freshDatabase } from "../../tooling/cluster/mod.ts";
 
 const STATUSES = ["RUNNING", "COMPLETED", "CANCELLED", "NEEDS_ATTENTION"] as const;
 

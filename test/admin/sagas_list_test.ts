@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { createAdminApp } from "../../src/admin/app.ts";
 import type { Sql } from "../../src/db/client.ts";
-import { freshDatabase, type TestDatabase } from "../helpers/db.ts";
+import { type FreshDatabase, freshDatabase } from "../../tooling/cluster/mod.ts";
 
 interface Row {
   order_id: string;
@@ -32,7 +32,7 @@ function uuid(n: number): string {
 }
 
 async function withDb(
-  f: (db: TestDatabase, app: ReturnType<typeof createAdminApp>) => Promise<void>,
+  f: (db: FreshDatabase, app: ReturnType<typeof createAdminApp>) => Promise<void>,
 ) {
   const db = await freshDatabase();
   try {

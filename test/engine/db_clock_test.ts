@@ -3,7 +3,7 @@
 // this process's own timers. Against a real server's now().
 import assert from "node:assert/strict";
 import { DbClock } from "../../src/engine/db_clock.ts";
-import { freshDatabase } from "../helpers/db.ts";
+import { freshDatabase } from "../../tooling/cluster/mod.ts";
 
 Deno.test("DbClock takes the server's time, halfway through the round trip", () => {
   const clock = new DbClock();

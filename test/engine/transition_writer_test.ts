@@ -7,7 +7,7 @@ import { insertSagas } from "../../src/db/intake_queries.ts";
 import { persistTransitions, type Transition } from "../../src/db/transitions.ts";
 import type { Sql } from "../../src/db/client.ts";
 import { TransitionWriter } from "../../src/engine/transition_writer.ts";
-import { freshDatabase } from "../helpers/db.ts";
+import { freshDatabase } from "../../tooling/cluster/mod.ts";
 
 const ME = "writer-test";
 

@@ -3,12 +3,12 @@
 import { loadConfig } from "../../src/config.ts";
 import { createOrchestrator } from "../../src/orchestrator.ts";
 import { createLogger, type Logger } from "../../src/log.ts";
-import type { TestDatabase } from "./db.ts";
 import { createSql } from "../../src/db/client.ts";
 import type { OrchestratorDeps } from "../../src/orchestrator.ts";
+import { type FreshDatabase } from "../../tooling/cluster/mod.ts";
 
 export function startInProcess(
-  db: TestDatabase,
+  db: FreshDatabase,
   urls: { orders: string; inventory: string; payments: string },
   env: Record<string, string> = {},
   hooks?: OrchestratorDeps["hooks"],

@@ -1,5 +1,8 @@
-// Producing outbox events the way an edge API would.
+// Producing outbox events the way an edge API would, and checking what became
+// of them.
+import assert from "node:assert/strict";
 import type { Sql } from "../../src/db/client.ts";
+import type { Sandbox } from "../../tooling/reference_services/mod.ts";
 
 export interface SampleOrder {
   order_id: string;
@@ -73,4 +76,67 @@ export async function waitForStatus(
     const row = await ledger(sql, orderId);
     return row && statuses.includes(row.status) ? row : undefined;
   }, { timeoutMs, what: `order ${orderId} to reach ${statuses.join("/")}` });
+}
+
+/** Inserts OrderPlaced events for all `orders` in one statement (one transaction). */
+export async function placeOrders(sql: Sql, orders: SampleOrder[]): Promise<void> {
+  await sql`
+    INSERT INTO outbox (order_id, event_type, payload)
+    SELECT (p->>'order_id')::uuid, 'OrderPlaced', p
+    FROM jsonb_array_elements(${sql.json(orders as never)}::jsonb) AS p`;
+}
+
+/** Ledger status counts of the given orders. */
+export async function statusCounts(sql: Sql, orderIds: string[]) {
+  const rows = await sql<{ status: string; n: number }[]>`
+    SELECT status, count(*)::int AS n FROM order_ledger
+    WHERE order_id = ANY(${orderIds}::uuid[]) GROUP BY status`;
+  return Object.fromEntries(rows.map((r) => [r.status, r.n])) as Record<string, number>;
+}
+
+/** Polls until every given order's saga has finished, then asserts they all COMPLETED. */
+export async function waitAllCompleted(
+  sql: Sql,
+  orderIds: string[],
+  timeoutMs: number,
+): Promise<void> {
+  await waitFor(async () => {
+    const c = await statusCounts(sql, orderIds);
+    return (c.COMPLETED ?? 0) + (c.CANCELLED ?? 0) + (c.NEEDS_ATTENTION ?? 0) === orderIds.length;
+  }, { timeoutMs, intervalMs: 50, what: `${orderIds.length} sagas to finish` });
+  assert.deepEqual(await statusCounts(sql, orderIds), { COMPLETED: orderIds.length });
+}
+
+/**
+ * Asserts the reference services saw each forward effect exactly once per
+ * order and no compensating effect at all.
+ */
+export function assertEffectsExactlyOnce(sandbox: Sandbox, orderIds: string[]): void {
+  const orders = sandbox.orders.stats({ log: false });
+  const inventory = sandbox.inventory.stats({ log: false });
+  const payments = sandbox.payments.stats({ log: false });
+  const bad: string[] = [];
+  for (const id of orderIds) {
+    const got = {
+      created: orders.effects[id]?.created ?? 0,
+      reserved: inventory.effects[id]?.reserved ?? 0,
+      captured: payments.effects[id]?.captured ?? 0,
+      confirmed: orders.effects[id]?.confirmed ?? 0,
+    };
+    if (Object.values(got).some((n) => n !== 1)) bad.push(`${id}: ${JSON.stringify(got)}`);
+  }
+  assert.deepEqual(bad, [], "every forward effect exactly once per order");
+  assert.deepEqual(
+    {
+      cancelled: orders.totals.cancelled,
+      released: inventory.totals.released,
+      voided: payments.totals.voided,
+    },
+    { cancelled: 0, released: 0, voided: 0 },
+    "no compensation",
+  );
+  assert.equal(orders.totals.created, orderIds.length);
+  assert.equal(orders.totals.confirmed, orderIds.length);
+  assert.equal(inventory.totals.reserved, orderIds.length);
+  assert.equal(payments.totals.captured, orderIds.length);
 }

@@ -3,7 +3,7 @@
 // to run, so it runs as the `postgres` user (setpriv execs, so the child we
 // hold is PgBouncer itself and stopping it needs no process-group games).
 import postgres from "postgres";
-import { freePort } from "./ports.ts";
+import { freePort } from "../../tooling/cluster/mod.ts";
 
 const PGBOUNCER = "/usr/sbin/pgbouncer";
 

@@ -14,9 +14,9 @@ import {
   type SandboxOptions,
   startSandbox,
 } from "../../tooling/reference_services/mod.ts";
-import { freshDatabase, type TestDatabase } from "./db.ts";
 import { startInProcess } from "./inprocess.ts";
 import { waitFor } from "./orders.ts";
+import { type FreshDatabase, freshDatabase } from "../../tooling/cluster/mod.ts";
 
 export const TERMINAL = ["COMPLETED", "CANCELLED", "NEEDS_ATTENTION"];
 
@@ -32,7 +32,7 @@ export interface CapturingOrchestrator {
 }
 
 export interface Harness {
-  db: TestDatabase;
+  db: FreshDatabase;
   sql: Sql;
   sandbox: Sandbox;
   /** What orchestrators are pointed at (a recording proxy where asked for). */
@@ -110,7 +110,7 @@ export async function harness(opts: HarnessOptions = {}): Promise<Harness> {
  * can assert what an instance said.
  */
 function startCapturing(
-  db: TestDatabase,
+  db: FreshDatabase,
   urls: Urls,
   env: Record<string, string>,
 ): CapturingOrchestrator {

@@ -9,7 +9,7 @@
 import { createSql } from "../../src/db/client.ts";
 import { claimOutbox, insertSagas, settleEvents } from "../../src/db/intake_queries.ts";
 import { persistTransitions } from "../../src/db/transitions.ts";
-import { freshDatabase } from "../demo/database.ts";
+import { freshDatabase } from "../cluster/mod.ts";
 import { persistable, startSaga, stateName } from "../../src/engine/saga_state.ts";
 import { validateEvent } from "../../src/engine/validate.ts";
 import { CURRENT_SAGA_VERSION, sagaMachine } from "../../machines/registry.ts";

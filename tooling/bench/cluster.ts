@@ -1,11 +1,20 @@
 // The benchmark's fixed parts (one embedded PostgreSQL, the three reference
 // services with zero added latency) and, per run, a fresh database with
-// orchestrator instances on it.
+// orchestrator instances on it; all of them from the local cluster
+// (tooling/cluster).
 import type { Sql } from "../../src/db/client.ts";
-import { type DatabaseServer, freshDatabase, startDatabaseServer } from "../demo/database.ts";
-import { type Instance, startInstance, waitReady } from "../demo/orchestrators.ts";
-import { ProcessGroup } from "../demo/processes.ts";
-import { type Services, type ServiceUrls, startServices } from "../demo/services.ts";
+import {
+  type DatabaseServer,
+  freshDatabase,
+  type Instance,
+  ProcessGroup,
+  type Services,
+  type ServiceUrls,
+  startDatabaseServer,
+  startInstance,
+  startServices,
+  waitReady,
+} from "../cluster/mod.ts";
 import { resetService } from "../reference_services/mod.ts";
 
 export interface BenchEnv {

@@ -27,7 +27,7 @@
 //                  sustains, never the throughput run.
 import postgres from "postgres";
 import { createSql } from "../../src/db/client.ts";
-import { freshDatabase } from "../demo/database.ts";
+import { freshDatabase } from "../cluster/mod.ts";
 import { CYCLE_SPAN } from "../../src/telemetry.ts";
 import { type BenchEnv, DB_NAME } from "./cluster.ts";
 import type { CpuCost } from "./cpu.ts";

@@ -1,5 +1,5 @@
 // What the benchmark ran on: CPU model, cores, memory, versions.
-import { readProcFile } from "../demo/processes.ts";
+import { readProcFile } from "../cluster/mod.ts";
 
 export interface Machine {
   cpuModel: string;

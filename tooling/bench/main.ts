@@ -10,7 +10,7 @@
 //     [--history-sagas N] [--history-seconds N] [--data-dir DIR]
 import { resolve } from "node:path";
 import postgres from "postgres";
-import { ProcessGroup } from "../demo/processes.ts";
+import { ProcessGroup } from "../cluster/mod.ts";
 import { ProgressLine } from "../demo/progress.ts";
 import { fmt } from "../../src/tools/text_table.ts";
 import { type BenchEnv, startBenchEnv } from "./cluster.ts";

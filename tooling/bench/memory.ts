@@ -4,7 +4,7 @@
 // SERVICE_CONCURRENCY_MAX = N. VmRSS once every capture call has arrived at
 // Payments.
 import { fetchStats, setFaults } from "../reference_services/mod.ts";
-import { startService } from "../demo/services.ts";
+import { startService } from "../cluster/mod.ts";
 import { type BenchEnv, type Run, withInstances } from "./cluster.ts";
 import { residentMemory } from "./machine.ts";
 import { happyOrders, insertAll } from "./orders.ts";

@@ -12,7 +12,7 @@
 // notifications that were actually sent.
 import type { Sql } from "../../src/db/client.ts";
 import { armWakeup, disarmWakeup } from "../../src/db/wakeup_gate.ts";
-import { freshDatabase } from "../demo/database.ts";
+import { freshDatabase } from "../cluster/mod.ts";
 import { type BenchEnv, DB_NAME, withInstances } from "./cluster.ts";
 import { countNotifications } from "./notification_counter.ts";
 import type { LoadOptions, LoadResult, ProducerLoad } from "./producer_load.ts";

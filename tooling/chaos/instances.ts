@@ -1,12 +1,16 @@
 // The orchestrator instances of a chaos run: started like `deno task start`
-// (the demo's startInstance), killed with SIGKILL, started again with the
+// (the local cluster's startInstance), killed with SIGKILL, started again with the
 // same INSTANCE_ID. A start that fails because the database is restarting is
 // retried (the life cycle allows exiting then); an instance that exits by itself once
 // it was running is recorded, since run-time failures must never crash it.
-import { type Instance, startInstance, waitReady } from "../demo/orchestrators.ts";
-import type { ProcessGroup } from "../demo/processes.ts";
-import type { ServiceUrls } from "../demo/services.ts";
-import type { ChaosDatabase } from "./database.ts";
+import {
+  type Instance,
+  type ProcessGroup,
+  type RestartableDatabase,
+  type ServiceUrls,
+  startInstance,
+  waitReady,
+} from "../cluster/mod.ts";
 import { ORCHESTRATOR_ENV } from "./options.ts";
 import { sleep } from "./time.ts";
 
@@ -40,7 +44,7 @@ export class ChaosInstances {
 
   constructor(
     private readonly group: ProcessGroup,
-    private readonly db: ChaosDatabase,
+    private readonly db: RestartableDatabase,
     private readonly services: ServiceUrls,
     private readonly databaseUrl: string,
     private readonly logDir: string,

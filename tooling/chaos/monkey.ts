@@ -4,14 +4,14 @@
 // Seeded: the same seed gives the same pauses and the same picks (which
 // instances are up at a pick depends on timing).
 import { rng } from "../demo/plan.ts";
-import type { ChaosDatabase } from "./database.ts";
+import type { RestartableDatabase } from "../cluster/mod.ts";
 import type { ChaosInstances } from "./instances.ts";
 import type { ChaosOptions } from "./options.ts";
 import { between, pollUntil, sleep } from "./time.ts";
 
 export interface MonkeyInput {
   opts: ChaosOptions;
-  db: ChaosDatabase;
+  db: RestartableDatabase;
   instances: ChaosInstances;
   /** True once half the orders are placed. */
   halfway(): boolean;

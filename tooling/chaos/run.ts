@@ -4,11 +4,14 @@
 // with SIGKILL and restarted and PostgreSQL is restarted once. Then every saga
 // must settle, and the ledger and the services' own records must satisfy the
 // invariants (tooling/chaos/invariants.ts).
-import { freshDatabase } from "../demo/database.ts";
-import { ProcessGroup } from "../demo/processes.ts";
-import { SERVICE_NAMES, startServices } from "../demo/services.ts";
+import {
+  freshDatabase,
+  ProcessGroup,
+  RestartableDatabase,
+  SERVICE_NAMES,
+  startServices,
+} from "../cluster/mod.ts";
 import { fetchStats, setFaults } from "../reference_services/mod.ts";
-import { ChaosDatabase } from "./database.ts";
 import { ChaosInstances } from "./instances.ts";
 import { checkInvariants, type Violation } from "./invariants.ts";
 import { progress, readFinalState, type StuckSaga, stuckSagas } from "./ledger.ts";
@@ -27,7 +30,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosSummary> {
   await Deno.mkdir(logDir, { recursive: true });
   let sql: Awaited<ReturnType<typeof freshDatabase>>["sql"] | undefined;
   try {
-    const db = await ChaosDatabase.start(group, { dataDir: `${opts.dataDir}/pg`, logDir });
+    const db = await RestartableDatabase.start(group, { dataDir: `${opts.dataDir}/pg`, logDir });
     const fresh = await freshDatabase(db.server, "chaos", { max: 4 });
     sql = fresh.sql;
     const services = await startServices(group, { logDir });

@@ -12,13 +12,19 @@
 // the database helper, which is told every child's pid, stops the rest.
 import { parseDemoArgs } from "./args.ts";
 import { setFaults } from "../reference_services/mod.ts";
-import { freshDatabase, startDatabaseServer } from "./database.ts";
-import { type Instance, startInstance, waitReady } from "./orchestrators.ts";
+import {
+  freshDatabase,
+  type Instance,
+  ProcessGroup,
+  SERVICE_NAMES,
+  startDatabaseServer,
+  startInstance,
+  startServices,
+  waitReady,
+} from "../cluster/mod.ts";
 import { faultsFor, planOrders } from "./plan.ts";
-import { ProcessGroup } from "./processes.ts";
 import { produce } from "./producer.ts";
 import { ProgressLine, RateMeter } from "./progress.ts";
-import { SERVICE_NAMES, startServices } from "./services.ts";
 import { type Counts, counts, formatCounts, outcomes } from "./status.ts";
 import { renderSummary } from "./summary.ts";
 import { verifyEffects } from "./verify.ts";

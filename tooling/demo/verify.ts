@@ -4,7 +4,7 @@
 // one with nothing captured, its authorization voided, and whatever it did
 // undone.
 import { fetchStats, type ServiceStats } from "../reference_services/mod.ts";
-import type { ServiceUrls } from "./services.ts";
+import type { ServiceUrls } from "../cluster/mod.ts";
 
 export interface EffectReport {
   checked: number;

@@ -1,7 +1,7 @@
 // A peer's own database on the benchmark's PostgreSQL server, empty: the
 // peer creates its schema itself (our migrations are not applied there).
 import postgres from "postgres";
-import type { DatabaseServer } from "../../demo/database.ts";
+import type { DatabaseServer } from "../../cluster/mod.ts";
 
 /** Drops database `name` if it exists and creates it empty; returns its URL. */
 export async function emptyDatabase(server: DatabaseServer, name: string): Promise<string> {

@@ -3,7 +3,7 @@
 // from the moment the jobs are added (one call) to the last completion, with
 // CPU per job read around that window: the worker's Node process and
 // PostgreSQL.
-import { freshDatabase } from "../../demo/database.ts";
+import { freshDatabase } from "../../cluster/mod.ts";
 import type { BenchEnv } from "../cluster.ts";
 import { type CpuCost, cpuPerSaga, readCpu } from "../cpu.ts";
 import { startNodeProgram } from "./node_program.ts";

@@ -2,7 +2,7 @@
 // benchmark's Node, with the reference services' URLs, and waits for the
 // JSON line that says it is ready.
 import { fileURLToPath } from "node:url";
-import { type Child, ROOT } from "../../demo/processes.ts";
+import { type Child, ROOT } from "../../cluster/mod.ts";
 import type { BenchEnv } from "../cluster.ts";
 
 /** Peer processes stop before the services and the database they use. */

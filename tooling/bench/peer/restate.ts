@@ -12,7 +12,7 @@
 // Completion times are the server's own (sys_invocation_status.completed_at).
 import { resetService } from "../../reference_services/mod.ts";
 import type { OrderPayload } from "../../demo/plan.ts";
-import type { Child } from "../../demo/processes.ts";
+import type { Child } from "../../cluster/mod.ts";
 import type { BenchEnv } from "../cluster.ts";
 import { happyOrders } from "../orders.ts";
 import { startNodeProgram } from "./node_program.ts";

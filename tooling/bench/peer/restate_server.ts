@@ -5,7 +5,7 @@
 // defaults otherwise (a single node, 24 partitions). Also the two admin
 // calls the benchmark needs: register a deployment, and SQL over its
 // introspection tables.
-import type { Child } from "../../demo/processes.ts";
+import type { Child } from "../../cluster/mod.ts";
 import type { BenchEnv } from "../cluster.ts";
 
 export interface RestateServer {

@@ -1,4 +1,5 @@
-// Helper process: an embedded PostgreSQL for the demo and the benchmark.
+// Helper process: the local cluster's embedded PostgreSQL (the demo, the
+// benchmark, chaos runs), started by src/db/embedded.ts as `deno task start` does.
 // Prints one JSON line `{"ready":true,"adminUrl":…,"port":…,"postmasterPid":…}`
 // once it accepts connections, and stops the server on SIGTERM/SIGINT.
 //
@@ -7,7 +8,7 @@
 // closes, the parent died without cleaning up (even by SIGKILL): we stop the
 // processes still listed (SIGTERM, then SIGKILL), then the server.
 //
-//   deno run <start task flags> tooling/demo/db_server.ts --data-dir .data/demo/pg [--port N]
+//   deno run <start task flags> tooling/cluster/db_server.ts --data-dir .data/demo/pg [--port N]
 //
 // The port: the one a server left running on the data dir listens on, else
 // --port, else a free one (--port lets a stopped server come back on its port).

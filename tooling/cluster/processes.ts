@@ -1,8 +1,10 @@
-// Child processes of the demo and the benchmark. Each runs in its own session
-// (`detached`), so a Ctrl-C in the terminal reaches only the parent, which then
-// stops them in order: orchestrators first (they drain and release leases
-// while the database is still up), then the services, then the database.
-// Output goes to a log file; `stop()` is SIGTERM, then SIGKILL after a grace.
+// Child processes of the local cluster (the demo, the benchmark, chaos runs and
+// the tests). In a ProcessGroup each runs in its own session (`detached`), so
+// a Ctrl-C in the terminal reaches only the parent, which then stops them in
+// order: orchestrators first (they drain and release leases while the
+// database is still up), then the services, then the database. Output goes to
+// a log file and to line handlers; `stop()` is SIGTERM, then SIGKILL after a
+// grace.
 import { TextLineStream } from "../../src/text_lines.ts";
 
 export const ROOT = new URL("../../", import.meta.url);
@@ -16,10 +18,16 @@ export interface ChildOptions {
   env?: Record<string, string>;
   /** Every output line is appended here. */
   logFile?: string;
-  /** Stopped before lower tiers (orchestrators 3, services 2, database 1). */
-  tier: number;
+  /** Stopped before lower tiers (orchestrators 3, services 2, database 1); default 0. */
+  tier?: number;
   /** Keep stdin open: a child that watches it sees EOF when we die, even by SIGKILL. */
   stdinPipe?: boolean;
+  /**
+   * Its own session (default): a Ctrl-C in the terminal does not reach it, and
+   * the group stops it in order. A test's process that is not detached gets the
+   * terminal's Ctrl-C together with the test runner.
+   */
+  detached?: boolean;
 }
 
 export class Child {
@@ -36,7 +44,7 @@ export class Child {
 
   constructor(opts: ChildOptions) {
     this.name = opts.name;
-    this.tier = opts.tier;
+    this.tier = opts.tier ?? 0;
     this.#process = new Deno.Command(opts.command ?? Deno.execPath(), {
       args: opts.args,
       cwd: ROOT,
@@ -44,7 +52,7 @@ export class Child {
       stdin: opts.stdinPipe ? "piped" : "null",
       stdout: "piped",
       stderr: "piped",
-      detached: true,
+      detached: opts.detached ?? true,
     }).spawn();
     this.pid = this.#process.pid;
     if (opts.stdinPipe) this.#stdin = this.#process.stdin.getWriter();
@@ -87,35 +95,40 @@ export class Child {
     return this.#tail.join("\n");
   }
 
-  onLine(handle: (line: string) => void): void {
+  /** Calls `handle` with every output line from now on; returns the unsubscribe. */
+  onLine(handle: (line: string) => void): () => void {
     this.#lineHandlers.push(handle);
+    return () => {
+      this.#lineHandlers = this.#lineHandlers.filter((h) => h !== handle);
+    };
   }
 
-  /** Resolves with the first output line (past or future) for which `parse` returns a value. */
-  waitForLine<T>(parse: (line: string) => T | undefined, timeoutMs = 60_000): Promise<T> {
+  /**
+   * Resolves with `probe()`'s first value, asked again after every output
+   * line; rejects when the child exits or `timeoutMs` passes first (the
+   * message names `what`, e.g. "ready line", and ends with the last lines of
+   * output).
+   */
+  waitUntil<T>(probe: () => T | undefined, opts: { timeoutMs: number; what: string }): Promise<T> {
     return new Promise((resolve, reject) => {
-      let seen = 0;
       const check = () => {
-        // #tail is short; lines arrive one by one, so checking the newest is enough
-        // after the first pass.
-        const lines = seen === 0 ? this.#tail : this.#tail.slice(-1);
-        seen++;
-        for (const line of lines) {
-          const value = parse(line);
-          if (value !== undefined) {
-            done();
-            return resolve(value);
-          }
-        }
-        if (this.#exited) {
+        const value = probe();
+        if (value !== undefined) {
           done();
-          reject(new Error(`${this.name} exited before it was ready:\n${this.tail()}`));
+          resolve(value);
+        } else if (this.#exited) {
+          done();
+          reject(new Error(`${this.name} exited before ${opts.what}:\n${this.tail()}`));
         }
       };
       const timer = setTimeout(() => {
         done();
-        reject(new Error(`${this.name} not ready after ${timeoutMs} ms:\n${this.tail()}`));
-      }, timeoutMs);
+        reject(
+          new Error(
+            `${this.name}: no ${opts.what} within ${opts.timeoutMs} ms:\n${this.tail()}`,
+          ),
+        );
+      }, opts.timeoutMs);
       const done = () => {
         clearTimeout(timer);
         this.#waiters.delete(check);
@@ -123,6 +136,18 @@ export class Child {
       this.#waiters.add(check);
       check();
     });
+  }
+
+  /** Resolves with the first output line (past or future) for which `parse` returns a value. */
+  async waitForLine<T>(parse: (line: string) => T | undefined, timeoutMs = 60_000): Promise<T> {
+    let found: T | undefined;
+    for (const line of this.#tail) found ??= parse(line);
+    const off = this.onLine((line) => found ??= parse(line));
+    try {
+      return await this.waitUntil(() => found, { timeoutMs, what: "ready line" });
+    } finally {
+      off();
+    }
   }
 
   kill(signal: Deno.Signal): void {
@@ -198,6 +223,13 @@ export class ProcessGroup {
   /** The emergency exit (a second Ctrl-C): SIGKILL everything now. */
   killAll(): void {
     for (const child of this.children) child.kill("SIGKILL");
+  }
+
+  /** SIGKILLs every child and waits until each has exited (a test's `finally`). */
+  async reapAll(): Promise<void> {
+    const children = this.children;
+    this.killAll();
+    await Promise.all(children.map((c) => c.status));
   }
 }
 
