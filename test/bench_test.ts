@@ -233,10 +233,6 @@ const QUICK = [
   "500",
   "--history-seconds",
   "1",
-  "--slow-seconds",
-  "1",
-  "--overload-seconds",
-  "1",
 ];
 
 function assertClose(actual: number, expected: number) {
@@ -379,9 +375,15 @@ Deno.test("bench --quick writes JSON with every figure, all finite, and skips th
 });
 
 Deno.test("bench --quick --only slow,overload runs the throughput runs and those two alone", async () => {
-  const { text, json } = await runBench(["--only", "slow,overload"]);
+  const { text, json } = await runBench(["--only", "slow,overload", "--overload-seconds", "2"]);
   assert.match(text, /Only slow, overload besides the throughput runs/);
   assert.deepEqual(json.settings.only, ["slow", "overload"]);
+  // The durations given, and the quick default (1 s) with its healthy stretches (2 s, the least).
+  assert.match(text, /overload: \d+ orders\/s offered \(150 % of our max\) for 2 s/);
+  assert.deepEqual(
+    [json.settings.overloadSeconds, json.settings.slowSeconds, json.settings.slowHealthySeconds],
+    [2, 1, 2],
+  );
   assertSpreads(json, [
     "results.throughput.oneInstance",
     "results.throughput.twoInstances",

@@ -52,10 +52,10 @@ const USAGE = `usage: deno task bench [--quick] [--peers | --no-peers] [--out FI
                      seconds of steady arrivals per claim-cycle run (default 10; quick 2)
   --slow-seconds N   seconds Payments answers ten times slower (5 → 50 ms added) under
                      steady orders at half our maximum; the healthy stretches before and
-                     after last half as long, at least 2 s each (default 30; quick 2)
+                     after last half as long, at least 2 s each (default 30; quick 1)
   --overload-seconds N
                      seconds of orders at 1.5 × our maximum before they stop and the
-                     backlog drains (default 30; quick 2)
+                     backlog drains (default 30; quick 1)
   --only PHASES      only these phases, comma-separated, from:
                      ${PHASE_GROUPS.join(", ")};
                      the throughput runs always come first (every other figure is
@@ -122,7 +122,8 @@ export function parseBenchArgs() {
     complain(`--only and --peers/--no-peers: name peers in --only, or not\n\n${USAGE}`);
     Deno.exit(2);
   }
-  const slowSeconds = int("slow-seconds", v["slow-seconds"], quick ? 2 : 30, 1);
+  // Quick: the shortest that still has a slowdown, a backlog and a drain to measure.
+  const slowSeconds = int("slow-seconds", v["slow-seconds"], quick ? 1 : 30, 1);
   return {
     quick,
     /** Phases to run besides the throughput runs; undefined: all. */
@@ -149,6 +150,6 @@ export function parseBenchArgs() {
     // Long enough for a healthy rate before, and for the recovery after (its
     // goal is 10 s at the default); 2 s at least, for its 1 s windows.
     slowHealthySeconds: Math.max(2, Math.round(slowSeconds / 2)),
-    overloadSeconds: int("overload-seconds", v["overload-seconds"], quick ? 2 : 30, 1),
+    overloadSeconds: int("overload-seconds", v["overload-seconds"], quick ? 1 : 30, 1),
   };
 }
