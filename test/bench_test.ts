@@ -8,7 +8,7 @@ import { validateEvent } from "../src/engine/validate.ts";
 import { happyOrders } from "../tooling/bench/orders.ts";
 import sagaSteps from "../tooling/bench/peer/saga_steps.cjs";
 import { FORWARD_STEPS } from "../machines/order_types.ts";
-import type { BenchResults } from "../tooling/bench/report.ts";
+import { type BenchResults, measured, type Skipped } from "../tooling/bench/report.ts";
 
 const ROOT = new URL("../", import.meta.url);
 
@@ -82,6 +82,28 @@ const SPREADS = [
   "results.producer.withOrchestrator.gated.notificationsPerEvent",
   ...[0, 1].flatMap((i) => latencyUnderLoad(`results.loadLatency.${i}`)),
   ...["empty", "retained", "sweeping"].flatMap((c) => historyCase(`results.history.cases.${c}`)),
+];
+
+/** The struggling service's and the overload's spreads. */
+const RESILIENCE_SPREADS = [
+  ...["healthy", "slow", "recovered"].flatMap((w) =>
+    ["sagasPerSecond", "callsPerSaga", "endToEndP50Ms"].map((k) => `results.slowService.${w}.${k}`)
+  ),
+  ...["committedPerSecond", "callsPerSaga", "callsPerSagaRatio", "recoverySeconds"].map((k) =>
+    `results.slowService.${k}`
+  ),
+  ...[
+    "committedPerSecond",
+    "producerMaxLagMs",
+    "achievedPerSecond",
+    "backlogPeak",
+    "backlogAtStop",
+    "drainPerSecond",
+    "drainRatio",
+    "orchestratorMsPerSaga",
+    "postgresMsPerSaga",
+    "cpuRatio",
+  ].map((k) => `results.overload.${k}`),
 ];
 
 /** The spreads of one latency-under-load figure (ours or a peer's). */
@@ -213,6 +235,58 @@ const QUICK = [
   "1",
 ];
 
+function assertClose(actual: number, expected: number) {
+  assert.ok(Math.abs(actual - expected) <= 1e-9 * Math.abs(expected), `${actual} ≠ ${expected}`);
+}
+
+/** The phase ran: its figures, else a failed assertion naming it. */
+function ran<T extends object>(x: T | Skipped, name: string): T {
+  assert.ok(measured(x), `${name} was skipped`);
+  return x;
+}
+
+/**
+ * The struggling service and overload figures are there and sane: the rates
+ * they were offered follow from the measured maximum, every window finished
+ * sagas, no window counts fewer than a happy saga's 4 calls per saga, the
+ * ratios are their parts' ratios, and each goal is reported, met or not.
+ */
+function assertResilience(json: BenchResults) {
+  assertSpreads(json, RESILIENCE_SPREADS);
+  const x = json.results;
+  const max = x.throughput.oneInstance.median;
+  const slow = ran(x.slowService, "slowService");
+  assert.equal(slow.ratePerSecond, Math.max(1, Math.round(0.5 * max)));
+  assert.deepEqual([slow.service, slow.healthyLatencyMs, slow.slowLatencyMs], ["payments", 5, 50]);
+  for (const w of ["healthy", "slow", "recovered"] as const) {
+    assert.ok(slow[w].sagasPerSecond.median > 0, `${w}: no saga completed`);
+    assert.ok(slow[w].callsPerSaga.median >= 4, `${w}: ${slow[w].callsPerSaga.median} calls/saga`);
+    assert.ok(slow[w].seconds > 0, `${w}: ${slow[w].seconds} s`);
+  }
+  assert.ok(slow.callsPerSaga.median >= 4, `whole run: ${slow.callsPerSaga.median} calls/saga`);
+  slow.callsPerSagaRatio.runs.forEach((ratio, i) =>
+    assertClose(ratio, slow.slow.callsPerSaga.runs[i]! / slow.healthy.callsPerSaga.runs[i]!)
+  );
+  assert.ok(slow.recoverySeconds.median >= 0);
+  assert.ok(slow.runsBack >= 0 && slow.runsBack <= slow.recoverySeconds.runs.length);
+  for (const goal of Object.values(slow.goals)) assert.equal(typeof goal.met, "boolean");
+
+  const over = ran(x.overload, "overload");
+  assert.equal(over.ratePerSecond, Math.max(1, Math.round(1.5 * max)));
+  assert.equal(over.maxRatePerSecond, max);
+  assert.ok(over.committedPerSecond.median > 0);
+  assert.ok(over.achievedPerSecond.median > 0);
+  assert.ok(over.backlogPeak.median >= 1, "no backlog at 1.5 × the maximum");
+  assert.ok(over.backlogPeak.median >= over.backlogAtStop.median);
+  assert.ok(over.drainPerSecond.median > 0);
+  over.drainRatio.runs.forEach((ratio, i) =>
+    assertClose(ratio * max, over.drainPerSecond.runs[i]!)
+  );
+  assert.ok(over.orchestratorMsPerSaga.median > 0);
+  assert.ok(over.cpuRatio.median > 0);
+  for (const goal of Object.values(over.goals)) assert.equal(typeof goal.met, "boolean");
+}
+
 /** Runs the bench with `extra` arguments; returns its output and the JSON it wrote. */
 async function runBench(extra: string[]): Promise<{ text: string; json: BenchResults }> {
   const id = crypto.randomUUID().slice(0, 8);
@@ -260,6 +334,8 @@ Deno.test("bench --quick writes JSON with every figure, all finite, and skips th
   assert.match(text, /producer: outbox inserts\/s, no trigger/);
   assert.match(text, /ours, 1 instance: commit → COMPLETED p50/);
   assert.match(text, /history: sagas\/s, 1 instance, 500 finished sagas kept/);
+  assert.match(text, /struggling payments: 5 → 50 ms for 1 s/);
+  assert.match(text, /overload: \d+ orders\/s offered \(150 % of our max\) for 1 s/);
   assert.match(text, /Peers \(DBOS, Restate, graphile-worker\): skipped/);
 
   assert.equal(json.mode, "quick");
@@ -268,11 +344,12 @@ Deno.test("bench --quick writes JSON with every figure, all finite, and skips th
   const results = json.results;
   // A happy saga is five transitions (four steps and the capture's write-ahead
   // attempt), each written once by some statement.
-  assert.equal(results.ceiling.transitionsPerSaga, 5);
+  const ceiling = ran(results.ceiling, "ceiling");
+  assert.equal(ceiling.transitionsPerSaga, 5);
   assert.ok(results.groupCommit.oneInstance.median >= 1);
   // Without group commit the replay commits every transition on its own.
-  assert.equal(results.ceiling.withoutGroupCommit.transitionsPerStatement, 1);
-  assert.ok(results.ceiling.withoutGroupCommit.writeCommitsPerSaga.median >= 4);
+  assert.equal(ceiling.withoutGroupCommit.transitionsPerStatement, 1);
+  assert.ok(ceiling.withoutGroupCommit.writeCommitsPerSaga.median >= 4);
   const cpu = results.cpu.oneInstance;
   for (
     const group of ["orchestratorMsPerSaga", "servicesMsPerSaga", "postgresMsPerSaga"] as const
@@ -281,17 +358,53 @@ Deno.test("bench --quick writes JSON with every figure, all finite, and skips th
   }
   assert.ok(cpu.machineBusy.median > 0 && cpu.machineBusy.median <= 1);
   // With the trigger disabled nothing notifies; always-notify does, and our listener hears it.
-  const busy = results.producer.withOrchestrator;
+  const busy = ran(results.producer, "producer").withOrchestrator;
   assert.equal(busy.noTrigger.notificationsPerEvent.median, 0);
   assert.ok(busy.alwaysNotify.notificationsPerEvent.median > 0);
   // Latency under load: 50 % then 80 % of the measured maximum.
-  assert.deepEqual(results.loadLatency.map((l) => l.share), [0.5, 0.8]);
+  assert.deepEqual(ran(results.loadLatency, "loadLatency").map((l) => l.share), [0.5, 0.8]);
   // The history figures measured claim cycles in every case.
-  for (const [name, c] of Object.entries(results.history.cases)) {
+  for (const [name, c] of Object.entries(ran(results.history, "history").cases)) {
     assert.ok(c.claimCycle.samples.median > 0, `${name}: no claim cycle`);
   }
+  assertResilience(json);
   assertStrings(json, STRINGS);
   assert.deepEqual(results.peers, { skipped: true });
+  assert.equal(json.settings.only, undefined);
+  walk(json, "");
+});
+
+Deno.test("bench --quick --only slow,overload runs the throughput runs and those two alone", async () => {
+  const { text, json } = await runBench(["--only", "slow,overload", "--overload-seconds", "2"]);
+  assert.match(text, /Only slow, overload besides the throughput runs/);
+  assert.deepEqual(json.settings.only, ["slow", "overload"]);
+  // The durations given, and the quick default (1 s) with its healthy stretches (2 s, the least).
+  assert.match(text, /overload: \d+ orders\/s offered \(150 % of our max\) for 2 s/);
+  assert.deepEqual(
+    [json.settings.overloadSeconds, json.settings.slowSeconds, json.settings.slowHealthySeconds],
+    [2, 1, 2],
+  );
+  assertSpreads(json, [
+    "results.throughput.oneInstance",
+    "results.throughput.twoInstances",
+    "results.cpu.oneInstance.orchestratorMsPerSaga",
+  ]);
+  assertResilience(json);
+  const x = json.results;
+  for (
+    const [name, phase] of Object.entries({
+      wakeup: x.wakeup,
+      endToEnd: x.endToEnd,
+      ceiling: x.ceiling,
+      memory: x.memory,
+      producer: x.producer,
+      loadLatency: x.loadLatency,
+      history: x.history,
+      peers: x.peers,
+    })
+  ) {
+    assert.deepEqual(phase, { skipped: true }, `${name} ran`);
+  }
   walk(json, "");
 });
 
@@ -365,6 +478,22 @@ async function assertRefused(out: string) {
   const started = await Deno.stat(new URL(dataDir, ROOT)).then(() => true, () => false);
   assert.equal(started, false, "the bench started before refusing --out");
 }
+
+Deno.test("bench refuses an unknown --only phase, and --only with --peers, before starting", async () => {
+  for (const extra of [["--only", "slow,nonsense"], ["--only", "slow", "--peers"]]) {
+    const result = await new Deno.Command(Deno.execPath(), {
+      args: [...benchArgs(), "--quick", ...extra],
+      cwd: ROOT,
+      env: { NO_COLOR: "1" },
+      stdout: "piped",
+      stderr: "piped",
+      signal: AbortSignal.timeout(60_000),
+    }).output();
+    const stderr = new TextDecoder().decode(result.stderr);
+    assert.equal(result.code, 2, stderr);
+    assert.match(stderr, /--only/);
+  }
+});
 
 Deno.test("bench refuses an --out it cannot write, before the first measurement", async () => {
   const dir = await Deno.makeTempDir({ prefix: "bench-out-" });

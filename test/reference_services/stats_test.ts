@@ -33,6 +33,22 @@ Deno.test("stats can leave out the effect log", async () => {
   assert.equal(stats.totals.created, 1);
 });
 
+Deno.test("stats count calls per Idempotency-Key when asked, retries and faults included", async () => {
+  const { app } = createOrdersApp({ faults: { rules: [{ path: "/orders", times: 1 }] } });
+  // The first attempt meets the injected 503, the retry creates, a third is a replay.
+  for (const status of [503, 201, 201]) {
+    const sent = await send(app, "POST", "/orders", { body: orderBody("o1"), key: "o1:create" });
+    assert.equal(sent.status, status);
+  }
+  await send(app, "POST", "/orders/o1/confirmation", { body: {}, key: "o1:confirm" });
+  await send(app, "POST", "/orders", { body: orderBody("o2") }); // no key: not counted by key
+  const stats = (await send(app, "GET", "/_control/stats?log=false&keys=true")).body;
+  assert.deepEqual(stats.callsByKey, { "o1:create": 3, "o1:confirm": 1 });
+  assert.equal(stats.calls["POST /orders"], 4);
+  const plain = (await send(app, "GET", "/_control/stats?log=false")).body;
+  assert.equal(plain.callsByKey, undefined);
+});
+
 Deno.test("the effect log keeps the newest entries once it is full", () => {
   const recorder = new StatsRecorder("orders", 3);
   for (let i = 1; i <= 5; i++) recorder.effect(`o${i}`, "created");
@@ -55,6 +71,7 @@ Deno.test("reset clears orders, stats and stored answers and restores start-up f
   assert.equal((await send(app, "POST", "/_control/reset")).status, 200);
   assert.equal(state.get("o1"), undefined);
   assert.deepEqual(state.stats().calls, {});
+  assert.deepEqual(state.stats({ keys: true }).callsByKey, {});
   assert.equal(state.idempotency.size, 0);
   assert.equal(
     (await send(app, "POST", "/orders", { body: orderBody("o1"), key: "k" })).status,

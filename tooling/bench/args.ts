@@ -4,11 +4,26 @@ import { complain } from "../../src/cli_output.ts";
 import { intOption, parseCli } from "../../src/cli_args.ts";
 import type { ProducerClient } from "./producer_load.ts";
 
+/** The phases --only can pick; the throughput runs (1 and 2 instances) always run. */
+export const PHASE_GROUPS = [
+  "wakeup",
+  "ceiling",
+  "load",
+  "slow",
+  "overload",
+  "memory",
+  "producer",
+  "history",
+  "peers",
+] as const;
+export type PhaseGroup = (typeof PHASE_GROUPS)[number];
+
 const USAGE = `usage: deno task bench [--quick] [--peers | --no-peers] [--out FILE] [--repeats N]
                        [--orders N] [--warmup N] [--wake-orders N] [--memory-sagas N]
                        [--peer-jobs N] [--producer-seconds N]
                        [--producer-client auto|pgbench|deno] [--load-seconds N]
-                       [--history-sagas N] [--history-seconds N] [--data-dir DIR]
+                       [--history-sagas N] [--history-seconds N] [--slow-seconds N]
+                       [--overload-seconds N] [--only PHASES] [--data-dir DIR]
 
   --quick            a short run: 1 repeat, fewer orders, no peers (figures are rough)
   --peers, --no-peers
@@ -35,6 +50,16 @@ const USAGE = `usage: deno task bench [--quick] [--peers | --no-peers] [--out FI
                      quick 2000)
   --history-seconds N
                      seconds of steady arrivals per claim-cycle run (default 10; quick 2)
+  --slow-seconds N   seconds Payments answers ten times slower (5 → 50 ms added) under
+                     steady orders at half our maximum; the healthy stretches before and
+                     after last half as long, at least 2 s each (default 30; quick 1)
+  --overload-seconds N
+                     seconds of orders at 1.5 × our maximum before they stop and the
+                     backlog drains (default 30; quick 1)
+  --only PHASES      only these phases, comma-separated, from:
+                     ${PHASE_GROUPS.join(", ")};
+                     the throughput runs always come first (every other figure is
+                     measured against them); the rest are reported as skipped
   --data-dir DIR     PostgreSQL data, logs and Restate's log, under .data/ (default
                      .data/bench); the peers and their Node are installed in .data/bench`;
 
@@ -42,6 +67,18 @@ const USAGE = `usage: deno task bench [--quick] [--peers | --no-peers] [--out FI
 export const PEER_DIR = ".data/bench";
 
 const PRODUCER_CLIENTS: ProducerClient[] = ["auto", "pgbench", "deno"];
+
+function parseOnly(raw: string): Set<PhaseGroup> {
+  const names = raw.split(",").map((n) => n.trim()).filter((n) => n !== "");
+  const unknown = names.filter((n) => !PHASE_GROUPS.includes(n as PhaseGroup));
+  if (names.length === 0 || unknown.length > 0) {
+    complain(
+      `--only: expected phases from ${PHASE_GROUPS.join(", ")}, got "${raw}"\n\n${USAGE}`,
+    );
+    Deno.exit(2);
+  }
+  return new Set(names as PhaseGroup[]);
+}
 
 export type BenchArgs = ReturnType<typeof parseBenchArgs>;
 
@@ -63,6 +100,9 @@ export function parseBenchArgs() {
     "load-seconds": { type: "string" },
     "history-sagas": { type: "string" },
     "history-seconds": { type: "string" },
+    "slow-seconds": { type: "string" },
+    "overload-seconds": { type: "string" },
+    only: { type: "string" },
   }, USAGE);
   const int = intOption(USAGE);
   const quick = v.quick;
@@ -77,9 +117,18 @@ export function parseBenchArgs() {
     complain(`--peers and --no-peers: choose one\n\n${USAGE}`);
     Deno.exit(2);
   }
+  const only = v.only === undefined ? undefined : parseOnly(v.only);
+  if (only && (v.peers || v["no-peers"])) {
+    complain(`--only and --peers/--no-peers: name peers in --only, or not\n\n${USAGE}`);
+    Deno.exit(2);
+  }
+  // Quick: the shortest that still has a slowdown, a backlog and a drain to measure.
+  const slowSeconds = int("slow-seconds", v["slow-seconds"], quick ? 1 : 30, 1);
   return {
     quick,
-    peers: v.peers ?? (v["no-peers"] ? false : !quick),
+    /** Phases to run besides the throughput runs; undefined: all. */
+    only,
+    peers: only ? only.has("peers") : v.peers ?? (v["no-peers"] ? false : !quick),
     // `deno task` runs in the project's folder: a relative path the user names
     // means the folder they typed it in (INIT_CWD), as with npm scripts.
     out: v.out === undefined
@@ -97,5 +146,10 @@ export function parseBenchArgs() {
     loadSeconds: int("load-seconds", v["load-seconds"], quick ? 2 : 20, 1),
     historySagas: int("history-sagas", v["history-sagas"], quick ? 2000 : 1_000_000, 1),
     historySeconds: int("history-seconds", v["history-seconds"], quick ? 2 : 10, 1),
+    slowSeconds,
+    // Long enough for a healthy rate before, and for the recovery after (its
+    // goal is 10 s at the default); 2 s at least, for its 1 s windows.
+    slowHealthySeconds: Math.max(2, Math.round(slowSeconds / 2)),
+    overloadSeconds: int("overload-seconds", v["overload-seconds"], quick ? 1 : 30, 1),
   };
 }

@@ -1,22 +1,17 @@
 // Latency under load: orders arrive at a steady rate (open loop), each in a
-// transaction of its own as an edge API inserts them (one single-row INSERT
-// into the outbox, autocommit, from a pool of PRODUCER_CONNECTIONS), for a
-// fixed time, into one orchestrator instance with its defaults. Per order:
+// transaction of its own as an edge API inserts them (edge_producer.ts), for
+// a fixed time, into one orchestrator instance with its defaults. Per order:
 // commit → COMPLETED (ledger updated_at) and the wake-up latency, commit →
 // first downstream call (the Orders service's own timestamp of the order's
 // creation), as the idle wake-up figure measures it (wakeup.ts).
 //
 // The instance first runs the warm-up orders in one batch, untimed, as the
 // throughput runs do.
-import postgres from "postgres";
 import { fetchStats } from "../reference_services/mod.ts";
 import { type BenchEnv, type RunOptions, withInstances } from "./cluster.ts";
-import { FINISHED, happyOrders, insertAll, nowMs, serverNow, waitFinished } from "./orders.ts";
-import { runOpenLoop } from "./open_loop.ts";
+import { FINISHED, happyOrders, insertAll, serverNow, waitFinished } from "./orders.ts";
+import { produceAtRate } from "./edge_producer.ts";
 import { type LatencySummary, summarizeLatency } from "./stats.ts";
-
-/** The edge API's connections: more than enough for the rates measured here. */
-export const PRODUCER_CONNECTIONS = 16;
 
 export interface LoadLatencyResult {
   /** Offered orders per second. */
@@ -108,30 +103,10 @@ export async function measureLoadLatency(
       await insertAll(run.sql, all.slice(0, opts.warmup));
       await waitFinished(run.sql, opts.warmup, { since, timeoutMs: opts.timeoutMs, everyMs: 50 });
     }
-    const orders = all.slice(opts.warmup);
-    const producer = postgres(run.url, {
-      max: PRODUCER_CONNECTIONS,
-      onnotice: () => {},
-      connection: { application_name: "bench-producer" },
+    const { loop, committedAt } = await produceAtRate(run.url, all.slice(opts.warmup), {
+      ratePerSecond: opts.ratePerSecond,
+      onProgress: (n) => opts.onProgress?.(`${n}/${count} orders placed`),
     });
-    const committedAt = new Map<string, number>();
-    let loop;
-    try {
-      // Every connection open before the first order, as an edge API's pool is.
-      await Promise.all(Array.from({ length: PRODUCER_CONNECTIONS }, () => producer`SELECT 1`));
-      loop = await runOpenLoop({
-        count,
-        ratePerSecond: opts.ratePerSecond,
-        onProgress: (n) => opts.onProgress?.(`${n}/${count} orders placed`),
-      }, async (i) => {
-        const order = orders[i]!;
-        await producer`INSERT INTO outbox (order_id, event_type, payload)
-          VALUES (${order.order_id}, 'OrderPlaced', ${producer.json(order as never)})`;
-        committedAt.set(order.order_id, nowMs());
-      });
-    } finally {
-      await producer.end({ timeout: 2 });
-    }
     const byStatus = await waitFinished(run.sql, opts.warmup + count, {
       since,
       timeoutMs: opts.timeoutMs,

@@ -7,7 +7,8 @@
 //   deno task bench [--quick] [--peers | --no-peers] [--out FILE] [--repeats N]
 //     [--orders N] [--wake-orders N] [--memory-sagas N] [--peer-jobs N]
 //     [--producer-seconds N] [--producer-client auto|pgbench|deno] [--load-seconds N]
-//     [--history-sagas N] [--history-seconds N] [--data-dir DIR]
+//     [--history-sagas N] [--history-seconds N] [--slow-seconds N]
+//     [--overload-seconds N] [--only PHASES] [--data-dir DIR]
 import { resolve } from "node:path";
 import postgres from "postgres";
 import { ProcessGroup } from "../cluster/mod.ts";
@@ -20,15 +21,17 @@ import { measureLoadLatency } from "./load_latency.ts";
 import { LOAD_SHARES, loadAtShares } from "./load_phases.ts";
 import { describeMachine, loadAverage } from "./machine.ts";
 import { measureMemory } from "./memory.ts";
+import { measureOverload } from "./overload.ts";
 import type { DbosQueue } from "./peer/dbos.ts";
 import { PEER_PHASES, peersPhases } from "./peers_phases.ts";
 import { createPhases } from "./phases.ts";
-import { parseBenchArgs } from "./args.ts";
+import { parseBenchArgs, type PhaseGroup } from "./args.ts";
 import { unwritableReason } from "./output_file.ts";
 import { measureProducerCost } from "./producer_cost.ts";
 import { chooseProducerLoad, PRODUCER_STATEMENT, type ProducerLoad } from "./producer_load.ts";
 import { renderReport } from "./report.ts";
 import { assembleResults } from "./results.ts";
+import { measureSlowService } from "./slow_service.ts";
 import { percentile } from "./stats.ts";
 import { measureThroughput, type ThroughputResult } from "./throughput.ts";
 import { measureWakeup } from "./wakeup.ts";
@@ -44,6 +47,10 @@ const PEER_CONCURRENCY = 10;
 const DBOS_QUEUE: DbosQueue = { concurrency: SAGA_CONCURRENCY, pollMs: POLL_INTERVAL_MS };
 // An edge API's pool inserting events: the producer's-cost figure.
 const PRODUCER_CLIENTS = 16;
+// The struggling service is measured at half our maximum (as the first
+// latency-under-load figure), the overload at one and a half times it.
+const SLOW_SHARE = 0.5;
+const OVERLOAD_SHARE = 1.5;
 
 async function postgresVersion(adminUrl: string): Promise<string> {
   const sql = postgres(adminUrl, { max: 1, onnotice: () => {} });
@@ -87,8 +94,12 @@ async function main(): Promise<number> {
       `${machine.memoryGiB} GiB RAM`,
   );
   const R = args.repeats;
-  // Throughput ×2, wake-up ×2, ceilings ×3, latency under load, memory, producer's cost.
-  const total = 9 + LOAD_SHARES.length + HISTORY_PHASES + (args.peers ? PEER_PHASES : 0);
+  const wanted = (phase: PhaseGroup) => args.only === undefined || args.only.has(phase);
+  const total = 2 + // throughput, 1 and 2 instances
+    (wanted("wakeup") ? 2 : 0) + (wanted("ceiling") ? 3 : 0) +
+    (wanted("load") ? LOAD_SHARES.length : 0) + (wanted("slow") ? 1 : 0) +
+    (wanted("overload") ? 1 : 0) + (wanted("memory") ? 1 : 0) + (wanted("producer") ? 1 : 0) +
+    (wanted("history") ? HISTORY_PHASES : 0) + (args.peers ? PEER_PHASES : 0);
   const phases = createPhases(progress, R, total);
   const { repeat, status } = phases;
 
@@ -121,8 +132,12 @@ async function main(): Promise<number> {
           gapMs: [20, 60],
           onProgress: (n) => status(label, run, `${n}/${args.wakeOrders} placed`),
         }));
-    const notify = await wakeup(true, "wake-up latency, NOTIFY");
-    const polling = await wakeup(false, `wake-up latency, polling every ${POLL_INTERVAL_MS} ms`);
+    const wakeups = wanted("wakeup")
+      ? {
+        notify: await wakeup(true, "wake-up latency, NOTIFY"),
+        polling: await wakeup(false, `wake-up latency, polling every ${POLL_INTERVAL_MS} ms`),
+      }
+      : undefined;
 
     // The ceiling replays the transitions per saga the engine wrote, grouped
     // into statements as its group commit grouped them in the same runs.
@@ -147,68 +162,119 @@ async function main(): Promise<number> {
     };
     const batchOf = (runs: ThroughputResult[]) =>
       percentile(runs.map((r) => r.transitions.perStatement), 50);
-    const ceilingOne = await ceiling(
-      DB_POOL_SIZE,
-      batchOf(one),
-      `ceiling, ${DB_POOL_SIZE} connections`,
-    );
-    const ceilingTwo = await ceiling(
-      2 * DB_POOL_SIZE,
-      batchOf(two),
-      `ceiling, ${2 * DB_POOL_SIZE} connections`,
-    );
-    // For scale: the same writes with a commit per transition, as an engine
-    // without group commit must write them.
-    const ceilingSolo = await ceiling(
-      DB_POOL_SIZE,
-      1,
-      `ceiling without group commit, ${DB_POOL_SIZE} connections`,
-    );
+    const ceilings = wanted("ceiling")
+      ? {
+        one: await ceiling(DB_POOL_SIZE, batchOf(one), `ceiling, ${DB_POOL_SIZE} connections`),
+        two: await ceiling(
+          2 * DB_POOL_SIZE,
+          batchOf(two),
+          `ceiling, ${2 * DB_POOL_SIZE} connections`,
+        ),
+        // For scale: the same writes with a commit per transition, as an engine
+        // without group commit must write them.
+        solo: await ceiling(
+          DB_POOL_SIZE,
+          1,
+          `ceiling without group commit, ${DB_POOL_SIZE} connections`,
+        ),
+      }
+      : undefined;
 
-    // Latency under load, at shares of the maximum we just measured.
+    // Latency under load, a struggling service and overload: at shares of
+    // the maximum we just measured.
     const maxRate = percentile(one.map((r) => r.sagasPerSecond), 50);
-    const load = await loadAtShares(
-      phases,
-      "latency under load, ours",
-      { maxRatePerSecond: maxRate, seconds: args.loadSeconds },
-      (ratePerSecond, onProgress) =>
-        measureLoadLatency(e, {
-          ratePerSecond,
-          seconds: args.loadSeconds,
-          warmup: args.warmup,
-          timeoutMs: 600_000,
-          onProgress,
-        }),
-    );
+    const load = wanted("load")
+      ? await loadAtShares(
+        phases,
+        "latency under load, ours",
+        { maxRatePerSecond: maxRate, seconds: args.loadSeconds },
+        (ratePerSecond, onProgress) =>
+          measureLoadLatency(e, {
+            ratePerSecond,
+            seconds: args.loadSeconds,
+            warmup: args.warmup,
+            timeoutMs: 600_000,
+            onProgress,
+          }),
+      )
+      : undefined;
 
-    const memory = await repeat(
-      `memory, ${args.memorySagas} sagas waiting`,
-      (run) =>
+    const slowRate = Math.max(1, Math.round(SLOW_SHARE * maxRate));
+    const slowLabel = `struggling Payments, ${slowRate} orders/s (${
+      SLOW_SHARE * 100
+    } % of our max), ${args.slowSeconds} s ten times slower`;
+    const slow = wanted("slow")
+      ? {
+        share: SLOW_SHARE,
+        runs: await repeat(slowLabel, (run) =>
+          measureSlowService(e, {
+            ratePerSecond: slowRate,
+            healthySeconds: args.slowHealthySeconds,
+            slowSeconds: args.slowSeconds,
+            warmup: args.warmup,
+            timeoutMs: 600_000,
+            onProgress: (detail) => status(slowLabel, run, detail),
+          })),
+      }
+      : undefined;
+
+    const overloadRate = Math.max(1, Math.round(OVERLOAD_SHARE * maxRate));
+    const overloadLabel = `overload, ${overloadRate} orders/s (${
+      OVERLOAD_SHARE * 100
+    } % of our max) for ${args.overloadSeconds} s, then the drain`;
+    const overload = wanted("overload")
+      ? {
+        share: OVERLOAD_SHARE,
+        seconds: args.overloadSeconds,
+        maxRatePerSecond: maxRate,
+        runs: await repeat(overloadLabel, (run) =>
+          measureOverload(e, {
+            ratePerSecond: overloadRate,
+            seconds: args.overloadSeconds,
+            warmup: args.warmup,
+            timeoutMs: 600_000,
+            onProgress: (detail) => status(overloadLabel, run, detail),
+          })),
+      }
+      : undefined;
+
+    const memoryLabel = `memory, ${args.memorySagas} sagas waiting`;
+    const memory = wanted("memory")
+      ? await repeat(memoryLabel, (run) =>
         measureMemory(e, {
           sagas: args.memorySagas,
           timeoutMs: 600_000,
-          onProgress: (n) =>
-            status(`memory, ${args.memorySagas} sagas waiting`, run, `${n} waiting on the capture`),
-        }),
-    );
+          onProgress: (n) => status(memoryLabel, run, `${n} waiting on the capture`),
+        }))
+      : undefined;
 
     const producerLabel =
       `producer's cost, ${PRODUCER_CLIENTS} clients × ${args.producerSeconds} s per case`;
-    const producer = await repeat(producerLabel, (run) =>
-      measureProducerCost(e, {
-        load: producerLoad,
+    const producer = wanted("producer")
+      ? {
+        client: producerLoad.name,
         clients: PRODUCER_CLIENTS,
         seconds: args.producerSeconds,
-        pollIntervalMs: POLL_INTERVAL_MS,
-        onStep: (step) => status(producerLabel, run, step),
-      }));
-    const history = await historyPhases(e, phases, {
-      sagas: args.historySagas,
-      orders: args.orders,
-      warmup: args.warmup,
-      claimSeconds: args.historySeconds,
-      oneInstance: one,
-    });
+        statement: PRODUCER_STATEMENT,
+        runs: await repeat(producerLabel, (run) =>
+          measureProducerCost(e, {
+            load: producerLoad,
+            clients: PRODUCER_CLIENTS,
+            seconds: args.producerSeconds,
+            pollIntervalMs: POLL_INTERVAL_MS,
+            onStep: (step) => status(producerLabel, run, step),
+          })),
+      }
+      : undefined;
+    const history = wanted("history")
+      ? await historyPhases(e, phases, {
+        sagas: args.historySagas,
+        orders: args.orders,
+        warmup: args.warmup,
+        claimSeconds: args.historySeconds,
+        oneInstance: one,
+      })
+      : undefined;
     const peers = args.peers
       ? await peersPhases(e, phases, {
         orders: args.orders,
@@ -227,20 +293,13 @@ async function main(): Promise<number> {
       {
         one,
         two,
-        notify,
-        polling,
-        ceilingOne,
-        ceilingTwo,
-        ceilingSolo,
+        wakeup: wakeups,
+        ceiling: ceilings,
         memory,
-        producer: {
-          client: producerLoad.name,
-          clients: PRODUCER_CLIENTS,
-          seconds: args.producerSeconds,
-          statement: PRODUCER_STATEMENT,
-          runs: producer,
-        },
+        producer,
         load,
+        slow,
+        overload,
         history,
         peers,
       },
@@ -261,6 +320,10 @@ async function main(): Promise<number> {
           loadSeconds: args.loadSeconds,
           historySagas: args.historySagas,
           historySeconds: args.historySeconds,
+          slowSeconds: args.slowSeconds,
+          slowHealthySeconds: args.slowHealthySeconds,
+          overloadSeconds: args.overloadSeconds,
+          ...(args.only ? { only: [...args.only] } : {}),
           orchestratorLogLevel: e.logLevel,
           dbPoolSize: DB_POOL_SIZE,
           sagaConcurrency: SAGA_CONCURRENCY,

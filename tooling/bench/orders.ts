@@ -65,3 +65,14 @@ export async function waitFinished(
     await new Promise((r) => setTimeout(r, opts.everyMs ?? 100));
   }
 }
+
+/**
+ * Epoch ms at which each saga created from `since` on reached COMPLETED (its
+ * ledger updated_at, as every engine's finish is timed), by order id.
+ */
+export async function completedAt(sql: Sql, since: Date): Promise<Map<string, number>> {
+  const rows = await sql<{ order_id: string; ms: number }[]>`
+    SELECT order_id, extract(epoch FROM updated_at) * 1000 AS ms FROM order_ledger
+    WHERE status = 'COMPLETED' AND created_at >= ${since}`;
+  return new Map(rows.map((r) => [r.order_id, Number(r.ms)]));
+}

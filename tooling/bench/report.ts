@@ -4,9 +4,22 @@ import { type HistoryFigures, historyRows } from "./history_figures.ts";
 import { type LoadFigures, loadRows } from "./load_figures.ts";
 import type { Machine } from "./machine.ts";
 import { STEPS_PER_SAGA } from "./orders.ts";
+import { type OverloadFigures, overloadRows } from "./overload_figures.ts";
 import { type PeersFigures, peersRows } from "./peers_figures.ts";
+import { type SlowServiceFigures, slowServiceRows } from "./slow_service_figures.ts";
 import { mapSpread, type Spread } from "./stats.ts";
 import { row } from "./table_row.ts";
+
+/** A phase left out of this run (--only, or the peers without --peers). */
+export interface Skipped {
+  skipped: true;
+}
+export const SKIPPED: Skipped = { skipped: true };
+
+/** True when the phase ran. */
+export function measured<T extends object>(x: T | Skipped): x is T {
+  return !("skipped" in x);
+}
 
 export interface LatencyPair {
   p50Ms: Spread;
@@ -78,6 +91,12 @@ export interface BenchResults {
     loadSeconds: number;
     historySagas: number;
     historySeconds: number;
+    /** The struggling service's slow stretch, and each healthy stretch around it. */
+    slowSeconds: number;
+    slowHealthySeconds: number;
+    overloadSeconds: number;
+    /** The phases run besides the throughput runs (--only); absent: all. */
+    only?: string[];
     orchestratorLogLevel: string;
     dbPoolSize: number;
     sagaConcurrency: number;
@@ -90,8 +109,8 @@ export interface BenchResults {
       handOverSeconds: { oneInstance: Spread; twoInstances: Spread };
     };
     stepsPerSecond: { oneInstance: Spread; twoInstances: Spread };
-    wakeup: { notify: LatencyPair; polling: LatencyPair };
-    endToEnd: { notify: LatencyPair; polling: LatencyPair };
+    wakeup: { notify: LatencyPair; polling: LatencyPair } | Skipped;
+    endToEnd: { notify: LatencyPair; polling: LatencyPair } | Skipped;
     /** Where the CPU went during the throughput runs. */
     cpu: { oneInstance: CpuFigures; twoInstances: CpuFigures };
     /** Saga transitions per committed statement during the throughput runs. */
@@ -108,22 +127,26 @@ export interface BenchResults {
       twoInstances: CeilingFigures;
       /** The same writes with a commit per transition: what an engine without group commit could reach. */
       withoutGroupCommit: CeilingFigures;
-    };
+    } | Skipped;
     memory: {
       sagas: number;
       rssMiB: Spread;
       peakMiB: Spread;
       idleRssMiB: Spread;
       secondsToWaiting: Spread;
-    };
+    } | Skipped;
     /** The producer's cost: outbox inserts/s with and without the NOTIFY trigger. */
-    producer: ProducerFigures;
+    producer: ProducerFigures | Skipped;
     /** Ours under a steady arrival rate: 50 % and 80 % of our 1-instance maximum. */
-    loadLatency: LoadFigures[];
+    loadLatency: LoadFigures[] | Skipped;
+    /** Payments ten times slower for a while under steady orders, then recovered. */
+    slowService: SlowServiceFigures | Skipped;
+    /** Orders at 1.5 × our maximum for a while, then the backlog draining. */
+    overload: OverloadFigures | Skipped;
     /** Throughput and claim-cycle latency with a long history kept, and swept. */
-    history: HistoryFigures;
+    history: HistoryFigures | Skipped;
     /** DBOS, Restate and graphile-worker in the same run, unless skipped. */
-    peers: PeersFigures | { skipped: true };
+    peers: PeersFigures | Skipped;
   };
 }
 
@@ -146,6 +169,8 @@ export function renderReport(r: BenchResults): string {
     } jobs) before each throughput run`,
     "",
   ];
+  const when = <T extends object>(x: T | Skipped, rows: (x: T) => string[][]) =>
+    measured(x) ? rows(x) : [];
   const rows: string[][] = [
     row(
       `sagas/s to COMPLETED, 1 instance (${r.settings.orders} orders)`,
@@ -161,18 +186,8 @@ export function renderReport(r: BenchResults): string {
     ),
     row("downstream steps/s, 1 instance (4 per saga)", x.stepsPerSecond.oneInstance, "steps/s"),
     row("downstream steps/s, 2 instances", x.stepsPerSecond.twoInstances, "steps/s"),
-    row("wake-up p50, NOTIFY (commit → first call)", x.wakeup.notify.p50Ms, "ms"),
-    row("wake-up p99, NOTIFY", x.wakeup.notify.p99Ms, "ms"),
-    row(
-      `wake-up p50, polling only (${r.settings.pollIntervalMs} ms)`,
-      x.wakeup.polling.p50Ms,
-      "ms",
-    ),
-    row("wake-up p99, polling only", x.wakeup.polling.p99Ms, "ms"),
-    row("end-to-end p50, NOTIFY (commit → COMPLETED)", x.endToEnd.notify.p50Ms, "ms"),
-    row("end-to-end p99, NOTIFY", x.endToEnd.notify.p99Ms, "ms"),
-    row("end-to-end p50, polling only", x.endToEnd.polling.p50Ms, "ms"),
-    row("end-to-end p99, polling only", x.endToEnd.polling.p99Ms, "ms"),
+    ...when(x.wakeup, (w) => wakeupRows(w, r.settings.pollIntervalMs)),
+    ...when(x.endToEnd, endToEndRows),
     row("CPU per saga, 1 instance: orchestrator", x.cpu.oneInstance.orchestratorMsPerSaga, "ms", 2),
     row("  reference services", x.cpu.oneInstance.servicesMsPerSaga, "ms", 2),
     row("  PostgreSQL (all backends)", x.cpu.oneInstance.postgresMsPerSaga, "ms", 2),
@@ -193,73 +208,144 @@ export function renderReport(r: BenchResults): string {
     row("write commits per saga (xids assigned)", x.cost.writeCommitsPerSaga, "commits", 2),
     row("rows inserted per saga", x.cost.rowsInsertedPerSaga, "rows", 2),
     row("rows updated per saga", x.cost.rowsUpdatedPerSaga, "rows", 2),
-    row(
-      `ceiling: same writes, ${x.ceiling.oneInstance.connections} connections`,
-      x.ceiling.oneInstance.sagasPerSecond,
-      "sagas/s",
-    ),
-    row("  ceiling commit rate", x.ceiling.oneInstance.commitsPerSecond, "commits/s"),
-    row("  achieved / ceiling, 1 instance", x.ceiling.oneInstance.ratio, "ratio", 2),
-    row(
-      `ceiling: same writes, ${x.ceiling.twoInstances.connections} connections`,
-      x.ceiling.twoInstances.sagasPerSecond,
-      "sagas/s",
-    ),
-    row("  ceiling commit rate", x.ceiling.twoInstances.commitsPerSecond, "commits/s"),
-    row("  achieved / ceiling, 2 instances", x.ceiling.twoInstances.ratio, "ratio", 2),
-    row(
-      `same writes, a commit per transition (no group commit), ${x.ceiling.withoutGroupCommit.connections} conn.`,
-      x.ceiling.withoutGroupCommit.sagasPerSecond,
-      "sagas/s",
-    ),
-    row("  achieved (1 instance) / that", x.ceiling.withoutGroupCommit.ratio, "ratio", 2),
-    row(`RSS, ${x.memory.sagas} sagas waiting on a slow capture`, x.memory.rssMiB, "MiB"),
-    row("  peak RSS (VmHWM) at that point", x.memory.peakMiB, "MiB"),
-    row("  RSS idle, same process before the orders", x.memory.idleRssMiB, "MiB"),
-    row("  time until all were waiting", x.memory.secondsToWaiting, "s"),
-    ...producerRows(x.producer),
-    ...x.loadLatency.flatMap((l) => loadRows("ours, 1 instance", l)),
-    ...historyRows(x.history),
-    ...("skipped" in x.peers ? [] : peersRows(x.peers)),
+    ...when(x.ceiling, ceilingRows),
+    ...when(x.memory, memoryRows),
+    ...when(x.producer, producerRows),
+    ...when(x.loadLatency, (l) => l.flatMap((f) => loadRows("ours, 1 instance", f))),
+    ...when(x.slowService, slowServiceRows),
+    ...when(x.overload, overloadRows),
+    ...when(x.history, historyRows),
+    ...when(x.peers, peersRows),
   ];
   lines.push(table(["measurement", "median", "min–max", "unit"], rows));
   lines.push("");
-  lines.push(
-    `Ceiling replay: ${x.ceiling.transitionsPerSaga} fenced transitions per saga, ` +
-      `${fmt(x.ceiling.oneInstance.transitionsPerStatement, 1)} (1 instance) and ` +
-      `${fmt(x.ceiling.twoInstances.transitionsPerStatement, 1)} (2 instances) to a statement as ` +
-      `the engine's group commit wrote them, plus intake (batches of 100): the engine's own SQL, ` +
-      `from one Deno client.`,
-  );
+  if (measured(x.ceiling)) lines.push(ceilingNote(x.ceiling));
   lines.push(TIMING);
-  const p = x.producer;
-  lines.push(
-    `Producer's cost: ${p.client}; ${p.clients} clients for ${p.seconds} s per case, each ` +
-      `transaction one single-row INSERT INTO outbox of an OrderPlaced event (its order id from ` +
-      `gen_random_uuid()); the outbox emptied before each case. Orchestrator running: one ` +
-      `instance, POLL_INTERVAL_MS=${r.settings.pollIntervalMs}, a fresh database each; ` +
-      `notifications counted by a LISTEN connection of the benchmark's own.`,
-  );
-  lines.push(
-    `Latency under load: orders at a steady rate (open loop) for ${r.settings.loadSeconds} s, ` +
-      `each one single-row INSERT (autocommit) from a pool of 16 connections, as an edge API ` +
-      `inserts them; latencies from the commit returning. One instance with its defaults, ` +
-      `${r.settings.warmupOrders} warm-up orders first.`,
-  );
-  lines.push(
-    `History: ${
-      x.history.seededSagas.toLocaleString("en-US")
-    } finished sagas seeded with SQL (each with its ` +
-      `processed event, 4 step rows and 5 history rows, finished 31 to 61 days ago), a copy of ` +
-      `them per run; "kept": RETENTION_SECONDS=0; "sweep running": the default 30-day retention ` +
-      `with MAINTENANCE_INTERVAL_MS=1000. Claim cycles: the orchestrator's claim-cycle spans, ` +
-      `exported by Deno's OpenTelemetry to the benchmark, in a run of their own of ` +
-      `${x.history.claimSeconds} s at half our maximum (exporting costs CPU, so the throughput ` +
-      `run exports nothing).`,
-  );
-  if (!("skipped" in x.peers)) lines.push(peersNote(x.peers));
+  if (measured(x.producer)) lines.push(producerNote(x.producer, r.settings.pollIntervalMs));
+  if (measured(x.loadLatency)) {
+    lines.push(
+      `Latency under load: orders at a steady rate (open loop) for ${r.settings.loadSeconds} s, ` +
+        `each one single-row INSERT (autocommit) from a pool of 16 connections, as an edge API ` +
+        `inserts them; latencies from the commit returning. One instance with its defaults, ` +
+        `${r.settings.warmupOrders} warm-up orders first.`,
+    );
+  }
+  if (measured(x.slowService)) lines.push(slowServiceNote(x.slowService, r.settings));
+  if (measured(x.overload)) lines.push(overloadNote(x.overload));
+  if (measured(x.history)) lines.push(historyNote(x.history));
+  if (measured(x.peers)) lines.push(peersNote(x.peers));
   else lines.push("Peers (DBOS, Restate, graphile-worker): skipped (--peers runs them).");
+  if (r.settings.only) {
+    lines.push(
+      `Only ${r.settings.only.join(", ")} besides the throughput runs (--only); the other ` +
+        `phases were skipped.`,
+    );
+  }
   return lines.join("\n");
+}
+
+function wakeupRows(w: { notify: LatencyPair; polling: LatencyPair }, pollMs: number) {
+  return [
+    row("wake-up p50, NOTIFY (commit → first call)", w.notify.p50Ms, "ms"),
+    row("wake-up p99, NOTIFY", w.notify.p99Ms, "ms"),
+    row(`wake-up p50, polling only (${pollMs} ms)`, w.polling.p50Ms, "ms"),
+    row("wake-up p99, polling only", w.polling.p99Ms, "ms"),
+  ];
+}
+
+function endToEndRows(e: { notify: LatencyPair; polling: LatencyPair }) {
+  return [
+    row("end-to-end p50, NOTIFY (commit → COMPLETED)", e.notify.p50Ms, "ms"),
+    row("end-to-end p99, NOTIFY", e.notify.p99Ms, "ms"),
+    row("end-to-end p50, polling only", e.polling.p50Ms, "ms"),
+    row("end-to-end p99, polling only", e.polling.p99Ms, "ms"),
+  ];
+}
+
+type Ceilings = Exclude<BenchResults["results"]["ceiling"], Skipped>;
+
+function ceilingRows(c: Ceilings) {
+  return [
+    row(
+      `ceiling: same writes, ${c.oneInstance.connections} connections`,
+      c.oneInstance.sagasPerSecond,
+      "sagas/s",
+    ),
+    row("  ceiling commit rate", c.oneInstance.commitsPerSecond, "commits/s"),
+    row("  achieved / ceiling, 1 instance", c.oneInstance.ratio, "ratio", 2),
+    row(
+      `ceiling: same writes, ${c.twoInstances.connections} connections`,
+      c.twoInstances.sagasPerSecond,
+      "sagas/s",
+    ),
+    row("  ceiling commit rate", c.twoInstances.commitsPerSecond, "commits/s"),
+    row("  achieved / ceiling, 2 instances", c.twoInstances.ratio, "ratio", 2),
+    row(
+      `same writes, a commit per transition (no group commit), ${c.withoutGroupCommit.connections} conn.`,
+      c.withoutGroupCommit.sagasPerSecond,
+      "sagas/s",
+    ),
+    row("  achieved (1 instance) / that", c.withoutGroupCommit.ratio, "ratio", 2),
+  ];
+}
+
+function memoryRows(m: Exclude<BenchResults["results"]["memory"], Skipped>) {
+  return [
+    row(`RSS, ${m.sagas} sagas waiting on a slow capture`, m.rssMiB, "MiB"),
+    row("  peak RSS (VmHWM) at that point", m.peakMiB, "MiB"),
+    row("  RSS idle, same process before the orders", m.idleRssMiB, "MiB"),
+    row("  time until all were waiting", m.secondsToWaiting, "s"),
+  ];
+}
+
+function ceilingNote(c: Ceilings): string {
+  return `Ceiling replay: ${c.transitionsPerSaga} fenced transitions per saga, ` +
+    `${fmt(c.oneInstance.transitionsPerStatement, 1)} (1 instance) and ` +
+    `${fmt(c.twoInstances.transitionsPerStatement, 1)} (2 instances) to a statement as ` +
+    `the engine's group commit wrote them, plus intake (batches of 100): the engine's own SQL, ` +
+    `from one Deno client.`;
+}
+
+function producerNote(p: ProducerFigures, pollMs: number): string {
+  return `Producer's cost: ${p.client}; ${p.clients} clients for ${p.seconds} s per case, each ` +
+    `transaction one single-row INSERT INTO outbox of an OrderPlaced event (its order id from ` +
+    `gen_random_uuid()); the outbox emptied before each case. Orchestrator running: one ` +
+    `instance, POLL_INTERVAL_MS=${pollMs}, a fresh database each; ` +
+    `notifications counted by a LISTEN connection of the benchmark's own.`;
+}
+
+function slowServiceNote(f: SlowServiceFigures, settings: BenchResults["settings"]): string {
+  return `Struggling service: orders at ${f.ratePerSecond}/s (open loop, one INSERT each, as ` +
+    `under load) into one instance with its defaults; ${f.service} gets ${f.healthyLatencyMs} ms ` +
+    `of added latency for the whole run (its normal time: the bare service answers in well ` +
+    `under a millisecond, too noisy to multiply) and ${f.slowLatencyMs} ms (ten times) for ` +
+    `${settings.slowSeconds} s, with ${settings.slowHealthySeconds} s healthy before and after. ` +
+    `Calls per saga: for the orders sent in a window, the requests their sagas made (the ` +
+    `services count them per Idempotency-Key, retries included) ÷ their number. Sagas/s: ` +
+    `completions in the window. Recovery: from the service answering fast again to the start of the ` +
+    `first 1 s window whose completions reach ${f.recoveredShare * 100} % of the healthy ` +
+    `window's rate (a window never back counts as never for the goal).`;
+}
+
+function overloadNote(f: OverloadFigures): string {
+  return `Overload: orders at ${f.ratePerSecond}/s (${Math.round(f.share * 100)} % of our ` +
+    `1-instance maximum, ${fmt(f.maxRatePerSecond, 1)} sagas/s) for ${f.seconds} s, open loop, ` +
+    `one single-row INSERT each, into one instance with its defaults; then none. Backlog: ` +
+    `RUNNING sagas + PENDING outbox events, read every 100 ms. Drain: sagas completed after the ` +
+    `last order committed ÷ the time to the last one. CPU from /proc from the first order to the ` +
+    `last saga finished, per saga, against the 1-instance throughput run's, run by run.`;
+}
+
+function historyNote(h: HistoryFigures): string {
+  return `History: ${
+    h.seededSagas.toLocaleString("en-US")
+  } finished sagas seeded with SQL (each with its ` +
+    `processed event, 4 step rows and 5 history rows, finished 31 to 61 days ago), a copy of ` +
+    `them per run; "kept": RETENTION_SECONDS=0; "sweep running": the default 30-day retention ` +
+    `with MAINTENANCE_INTERVAL_MS=1000. Claim cycles: the orchestrator's claim-cycle spans, ` +
+    `exported by Deno's OpenTelemetry to the benchmark, in a run of their own of ` +
+    `${h.claimSeconds} s at half our maximum (exporting costs CPU, so the throughput ` +
+    `run exports nothing).`;
 }
 
 const TIMING = "Timing, the same for every engine: from the moment the first order is handed " +

@@ -6,9 +6,17 @@ import type { MemoryResult } from "./memory.ts";
 import { historyFigures, type HistoryRuns } from "./history_figures.ts";
 import { loadFigures, type LoadRuns } from "./load_figures.ts";
 import { STEPS_PER_SAGA } from "./orders.ts";
+import { overloadFigures, type OverloadRuns } from "./overload_figures.ts";
 import { type PeerRuns, peersFigures } from "./peers_figures.ts";
 import type { ProducerCostRun } from "./producer_cost.ts";
-import type { BenchResults, CeilingFigures, CpuFigures, ProducerFigures } from "./report.ts";
+import {
+  type BenchResults,
+  type CeilingFigures,
+  type CpuFigures,
+  type ProducerFigures,
+  SKIPPED,
+} from "./report.ts";
+import { slowServiceFigures, type SlowServiceRuns } from "./slow_service_figures.ts";
 import { mapSpread, pairedSpread, spreadOf } from "./stats.ts";
 import type { ThroughputResult } from "./throughput.ts";
 import type { LatencyResult } from "./wakeup.ts";
@@ -29,20 +37,24 @@ export interface ProducerRuns {
   runs: ProducerCostRun[];
 }
 
+/** Every phase but the throughput runs may be absent: left out by --only (or the peers' flags). */
 export interface RawRuns {
   one: ThroughputResult[];
   two: ThroughputResult[];
-  notify: LatencyResult[];
-  polling: LatencyResult[];
-  ceilingOne: CeilingRuns;
-  ceilingTwo: CeilingRuns;
-  /** The same writes, a commit per transition (no group commit). */
-  ceilingSolo: CeilingRuns;
-  memory: MemoryResult[];
-  producer: ProducerRuns;
+  wakeup?: { notify: LatencyResult[]; polling: LatencyResult[] };
+  ceiling?: {
+    one: CeilingRuns;
+    two: CeilingRuns;
+    /** The same writes, a commit per transition (no group commit). */
+    solo: CeilingRuns;
+  };
+  memory?: MemoryResult[];
+  producer?: ProducerRuns;
   /** Our latency under load, at 50 % and 80 % of our 1-instance maximum. */
-  load: LoadRuns[];
-  history: HistoryRuns;
+  load?: LoadRuns[];
+  slow?: SlowServiceRuns;
+  overload?: OverloadRuns;
+  history?: HistoryRuns;
   /** Absent when the peers were not run (--quick without --peers, or --no-peers). */
   peers?: PeerRuns;
 }
@@ -85,6 +97,16 @@ function latency(runs: LatencyResult[], which: "wake" | "e2e") {
   return which === "wake"
     ? { p50Ms: of(runs, (r) => r.wakeP50Ms), p99Ms: of(runs, (r) => r.wakeP99Ms) }
     : { p50Ms: of(runs, (r) => r.e2eP50Ms), p99Ms: of(runs, (r) => r.e2eP99Ms) };
+}
+
+function memory(runs: MemoryResult[]) {
+  return {
+    sagas: runs[0]!.sagas,
+    rssMiB: of(runs, (m) => m.rssMiB),
+    peakMiB: of(runs, (m) => m.peakMiB),
+    idleRssMiB: of(runs, (m) => m.idleRssMiB),
+    secondsToWaiting: of(runs, (m) => m.secondsToWaiting),
+  };
 }
 
 /** Transactions/s of each case, and each trigger's divided by no trigger's, run by run. */
@@ -146,8 +168,15 @@ export function assembleResults(raw: RawRuns, meta: Meta): BenchResults {
         oneInstance: stepsOne,
         twoInstances: mapSpread(sagasTwo, (v) => v * STEPS_PER_SAGA),
       },
-      wakeup: { notify: latency(raw.notify, "wake"), polling: latency(raw.polling, "wake") },
-      endToEnd: { notify: latency(raw.notify, "e2e"), polling: latency(raw.polling, "e2e") },
+      wakeup: raw.wakeup
+        ? {
+          notify: latency(raw.wakeup.notify, "wake"),
+          polling: latency(raw.wakeup.polling, "wake"),
+        }
+        : SKIPPED,
+      endToEnd: raw.wakeup
+        ? { notify: latency(raw.wakeup.notify, "e2e"), polling: latency(raw.wakeup.polling, "e2e") }
+        : SKIPPED,
       cpu: {
         oneInstance: cpu(raw.one),
         twoInstances: cpu(raw.two),
@@ -162,23 +191,22 @@ export function assembleResults(raw: RawRuns, meta: Meta): BenchResults {
         rowsInsertedPerSaga: of(raw.one, (r) => r.cost.rowsInsertedPerSaga),
         rowsUpdatedPerSaga: of(raw.one, (r) => r.cost.rowsUpdatedPerSaga),
       },
-      ceiling: {
-        transitionsPerSaga: meta.transitionsPerSaga,
-        oneInstance: ceiling(raw.ceilingOne, raw.one),
-        twoInstances: ceiling(raw.ceilingTwo, raw.two),
-        withoutGroupCommit: ceiling(raw.ceilingSolo, raw.one),
-      },
-      memory: {
-        sagas: raw.memory[0]!.sagas,
-        rssMiB: of(raw.memory, (m) => m.rssMiB),
-        peakMiB: of(raw.memory, (m) => m.peakMiB),
-        idleRssMiB: of(raw.memory, (m) => m.idleRssMiB),
-        secondsToWaiting: of(raw.memory, (m) => m.secondsToWaiting),
-      },
-      producer: producer(raw.producer),
-      loadLatency: raw.load.map(loadFigures),
-      history: historyFigures(raw.history),
-      peers: raw.peers ? peersFigures(raw.peers, raw.one) : { skipped: true },
+      ceiling: raw.ceiling
+        ? {
+          transitionsPerSaga: meta.transitionsPerSaga,
+          oneInstance: ceiling(raw.ceiling.one, raw.one),
+          twoInstances: ceiling(raw.ceiling.two, raw.two),
+          withoutGroupCommit: ceiling(raw.ceiling.solo, raw.one),
+        }
+        : SKIPPED,
+      memory: raw.memory ? memory(raw.memory) : SKIPPED,
+      producer: raw.producer ? producer(raw.producer) : SKIPPED,
+      loadLatency: raw.load ? raw.load.map(loadFigures) : SKIPPED,
+      slowService: raw.slow ? slowServiceFigures(raw.slow) : SKIPPED,
+      // CPU per saga against the steady 1-instance runs', run by run.
+      overload: raw.overload ? overloadFigures(raw.overload, raw.one) : SKIPPED,
+      history: raw.history ? historyFigures(raw.history) : SKIPPED,
+      peers: raw.peers ? peersFigures(raw.peers, raw.one) : SKIPPED,
     },
   };
 }

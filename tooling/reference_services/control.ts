@@ -10,10 +10,14 @@ export function createControlApp(state: SandboxState, extra?: (control: Hono) =>
   control.onError(handleError);
   control.notFound(handleNotFound);
 
-  // ?log=false leaves out the effect log, which can be large after a benchmark.
+  // ?log=false leaves out the effect log, which can be large after a benchmark;
+  // ?keys=true adds the calls per Idempotency-Key, as large.
   control.get("/stats", (c) => {
     const log = c.req.query("log");
-    return c.json(state.stats({ log: log !== "false" && log !== "0" }));
+    const keys = c.req.query("keys");
+    return c.json(
+      state.stats({ log: log !== "false" && log !== "0", keys: keys === "true" || keys === "1" }),
+    );
   });
 
   control.get("/faults", (c) => c.json(state.faults.config));

@@ -94,15 +94,19 @@ function post(body: unknown): RequestInit {
   };
 }
 
-/** Stats of a service running anywhere; `log: false` leaves out the effect log. */
+/**
+ * Stats of a service running anywhere; `log: false` leaves out the effect
+ * log, `keys: true` adds the calls per Idempotency-Key.
+ */
 export async function fetchStats(
   baseUrl: string,
-  options: { log?: boolean } = {},
+  options: { log?: boolean; keys?: boolean } = {},
 ): Promise<ServiceStats> {
-  return await control(
-    baseUrl,
-    options.log === false ? "/stats?log=false" : "/stats",
-  ) as ServiceStats;
+  const query = new URLSearchParams();
+  if (options.log === false) query.set("log", "false");
+  if (options.keys === true) query.set("keys", "true");
+  const search = query.size > 0 ? `?${query}` : "";
+  return await control(baseUrl, `/stats${search}`) as ServiceStats;
 }
 
 /** Replaces a running service's fault configuration. */

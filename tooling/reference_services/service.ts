@@ -5,7 +5,7 @@ import { matchedRoutes } from "hono/route";
 import { createControlApp } from "./control.ts";
 import { type FaultConfig, FaultInjector, faultMiddleware } from "./faults.ts";
 import { handleError, handleNotFound } from "./http.ts";
-import { idempotencyMiddleware, IdempotencyStore } from "./idempotency.ts";
+import { IDEMPOTENCY_HEADER, idempotencyMiddleware, IdempotencyStore } from "./idempotency.ts";
 import { type ServiceName, type ServiceStats, StatsRecorder } from "./stats.ts";
 
 export interface ServiceOptions {
@@ -31,7 +31,7 @@ export abstract class SandboxState {
     this.processingMs = options.processingMs ?? 0;
   }
 
-  stats(options: { log?: boolean } = {}): ServiceStats {
+  stats(options: { log?: boolean; keys?: boolean } = {}): ServiceStats {
     return this.recorder.snapshot(options);
   }
 
@@ -74,7 +74,7 @@ export function createServiceApp(
   app.use(
     "*",
     serviceOnly(async (c, next) => {
-      state.recorder.call(routeLabel(c));
+      state.recorder.call(routeLabel(c), c.req.header(IDEMPOTENCY_HEADER));
       await next();
     }),
     serviceOnly(faultMiddleware(state.faults, state.recorder)),

@@ -26,6 +26,12 @@ export interface ServiceStats {
   service: ServiceName;
   /** Requests received, by route ("POST /orders"), including injected faults; /_control excluded. */
   calls: Record<string, number>;
+  /**
+   * The same requests by Idempotency-Key (those that carried one): how often
+   * each logical request was sent, retries included. Only when asked for
+   * (it has an entry per key).
+   */
+  callsByKey?: Record<string, number>;
   /** Real effects per order id. */
   effects: Record<string, Partial<Record<EffectName, number>>>;
   /** Real effects summed over orders; every effect of the service is present, 0 when none. */
@@ -45,6 +51,7 @@ let nextSeq = 1;
 
 export class StatsRecorder {
   #calls = new Map<string, number>();
+  #callsByKey = new Map<string, number>();
   #effects = new Map<string, Map<EffectName, number>>();
   #totals = new Map<EffectName, number>();
   // Ring buffer: the newest LOG_CAP entries survive a long benchmark run.
@@ -56,8 +63,12 @@ export class StatsRecorder {
 
   constructor(readonly service: ServiceName, readonly logCap = LOG_CAP) {}
 
-  call(route: string): void {
+  /** One request received on `route`, with its Idempotency-Key when it had one. */
+  call(route: string, idempotencyKey?: string): void {
     this.#calls.set(route, (this.#calls.get(route) ?? 0) + 1);
+    if (idempotencyKey !== undefined) {
+      this.#callsByKey.set(idempotencyKey, (this.#callsByKey.get(idempotencyKey) ?? 0) + 1);
+    }
   }
 
   effect(orderId: string, effect: EffectName): void {
@@ -86,7 +97,7 @@ export class StatsRecorder {
     return this.#effects.get(orderId)?.get(effect) ?? 0;
   }
 
-  snapshot(options: { log?: boolean } = {}): ServiceStats {
+  snapshot(options: { log?: boolean; keys?: boolean } = {}): ServiceStats {
     const totals: Partial<Record<EffectName, number>> = {};
     for (const name of EFFECTS[this.service]) totals[name] = this.#totals.get(name) ?? 0;
     const effects: ServiceStats["effects"] = {};
@@ -102,6 +113,7 @@ export class StatsRecorder {
       idempotentReplays: this.idempotentReplays,
       logDropped: this.#logDropped,
     };
+    if (options.keys === true) stats.callsByKey = Object.fromEntries(this.#callsByKey);
     if (options.log !== false) {
       stats.log = [...this.#log.slice(this.#logStart), ...this.#log.slice(0, this.#logStart)];
     }
@@ -110,6 +122,7 @@ export class StatsRecorder {
 
   reset(): void {
     this.#calls.clear();
+    this.#callsByKey.clear();
     this.#effects.clear();
     this.#totals.clear();
     this.#log = [];
