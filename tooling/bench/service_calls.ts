@@ -2,7 +2,7 @@
 // reference services received (as it arrived: injected faults and retries
 // included), by its Idempotency-Key, which the orchestrator (and every peer)
 // sets to `<order id>:<step>` on every attempt of a step. Summed per order id.
-import type { ServiceUrls } from "../demo/services.ts";
+import type { ServiceUrls } from "../cluster/mod.ts";
 import { fetchStats } from "../reference_services/mod.ts";
 
 export async function callsByOrder(urls: ServiceUrls): Promise<Map<string, number>> {
