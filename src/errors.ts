@@ -23,14 +23,6 @@ export class PoisonEventError extends Error {
   override name = "PoisonEventError";
 }
 
-/** This instance no longer holds the saga's lease: stop the saga, write nothing. */
-export class LeaseLostError extends Error {
-  override name = "LeaseLostError";
-  constructor(readonly orderId: string, options?: ErrorOptions) {
-    super(`Lease lost for order "${orderId}"`, options);
-  }
-}
-
 /** A persisted snapshot no longer loads into any registered machine version. */
 export class SnapshotError extends Error {
   override name = "SnapshotError";

@@ -119,13 +119,13 @@ export class TransitionWriter {
     try {
       const rows = await persistTransitions(this.#sql, batch.map((w) => w.t));
       const byOrder = new Map(rows.map((r) => [r.order_id, r]));
-      for (const w of batch) this.#settle(w, byOrder.get(w.t.orderId));
+      for (const w of batch) this.#resolveWaiter(w, byOrder.get(w.t.orderId));
     } catch (err) {
       if (batch.length === 1) return batch[0]!.reject(err);
       await Promise.all(batch.map(async (w) => {
         try {
           const [row] = await persistTransitions(this.#sql, [w.t]);
-          this.#settle(w, row);
+          this.#resolveWaiter(w, row);
         } catch (e) {
           w.reject(e);
         }
@@ -133,7 +133,7 @@ export class TransitionWriter {
     }
   }
 
-  #settle(w: Waiting, row: PersistResult | undefined): void {
+  #resolveWaiter(w: Waiting, row: PersistResult | undefined): void {
     if (!row) return w.resolve(null); // fenced out: the lease is gone
     if (!row.busy) return w.resolve(row);
     // Aborted while this statement was in flight: it wrote nothing, so give up
