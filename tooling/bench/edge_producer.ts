@@ -4,7 +4,7 @@
 // by every figure that offers a rate: latency under load, a struggling
 // service, overload.
 import postgres from "postgres";
-import type { OrderPayload } from "../demo/plan.ts";
+import type { OrderPayload } from "../cluster/orders.ts";
 import { nowMs } from "./orders.ts";
 import { type OpenLoopResult, runOpenLoop } from "./open_loop.ts";
 

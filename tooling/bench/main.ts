@@ -12,7 +12,7 @@
 import { resolve } from "node:path";
 import postgres from "postgres";
 import { ProcessGroup } from "../cluster/mod.ts";
-import { ProgressLine } from "../demo/progress.ts";
+import { ProgressLine } from "../cluster/progress.ts";
 import { fmt } from "../../src/tools/text_table.ts";
 import { type BenchEnv, startBenchEnv } from "./cluster.ts";
 import { measureCeiling } from "./ceiling.ts";

@@ -1,8 +1,8 @@
 // Orders for the benchmark: all happy, inserted into the outbox the way the
 // edge API does, and a wait until their sagas have finished.
 import type { Sql } from "../../src/db/client.ts";
-import { rng, sampleOrder } from "../demo/plan.ts";
-import type { OrderPayload } from "../demo/plan.ts";
+import { rng, sampleOrder } from "../cluster/orders.ts";
+import type { OrderPayload } from "../cluster/orders.ts";
 
 /** Downstream calls of a happy saga: createOrder, reserveInventory, capturePayment, confirmOrder. */
 export const STEPS_PER_SAGA = 4;

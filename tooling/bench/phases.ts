@@ -1,6 +1,6 @@
 // The benchmark's phases as the progress line shows them: "[3/14] label ·
 // run 2/3 · detail". Each figure is one phase, measured once per repeat.
-import type { ProgressLine } from "../demo/progress.ts";
+import type { ProgressLine } from "../cluster/progress.ts";
 
 export interface Phases {
   /** Runs `fn` once per repeat, as the next numbered phase. */

@@ -4,7 +4,7 @@
 // client never becomes what is measured. Otherwise the same statement from
 // this Deno process over postgres.js, and the report says so.
 import postgres from "postgres";
-import { rng, sampleOrder } from "../demo/plan.ts";
+import { rng, sampleOrder } from "../cluster/orders.ts";
 
 export interface LoadResult {
   /** Committed transactions per second, connection set-up excluded. */

@@ -3,7 +3,7 @@
 // orders are placed, PostgreSQL is stopped and started again, exactly once.
 // Seeded: the same seed gives the same pauses and the same picks (which
 // instances are up at a pick depends on timing).
-import { rng } from "../demo/plan.ts";
+import { rng } from "../cluster/orders.ts";
 import type { RestartableDatabase } from "../cluster/mod.ts";
 import type { ChaosInstances } from "./instances.ts";
 import type { ChaosOptions } from "./options.ts";

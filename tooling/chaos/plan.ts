@@ -2,7 +2,7 @@
 // the same per-order faults and the same cancellation delays (order ids are
 // random UUIDs).
 import type { FaultConfig, FaultRule, ServiceName } from "../reference_services/mod.ts";
-import { type OrderPayload, rng, sampleOrder } from "../demo/plan.ts";
+import { type OrderPayload, rng, sampleOrder } from "../cluster/orders.ts";
 import { SLOW_MS } from "./options.ts";
 
 export type ChaosKind = "happy" | "flaky" | "outOfStock" | "declined" | "rejected" | "cancelled";

@@ -9,7 +9,7 @@
 // process dies with "Cannot read properties of null (reading 'write')"
 // (porsager/postgres#1208) — the runner must outlive what it provokes.
 import type { Sql } from "../../src/db/client.ts";
-import type { OrderPayload } from "../demo/plan.ts";
+import type { OrderPayload } from "../cluster/orders.ts";
 import type { ChaosOrder } from "./plan.ts";
 import { sleep } from "./time.ts";
 

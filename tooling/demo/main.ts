@@ -24,7 +24,7 @@ import {
 } from "../cluster/mod.ts";
 import { faultsFor, planOrders } from "./plan.ts";
 import { produce } from "./producer.ts";
-import { ProgressLine, RateMeter } from "./progress.ts";
+import { ProgressLine, RateMeter } from "../cluster/progress.ts";
 import { type Counts, counts, formatCounts, outcomes } from "./status.ts";
 import { renderSummary } from "./summary.ts";
 import { verifyEffects } from "./verify.ts";

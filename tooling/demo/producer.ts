@@ -2,7 +2,8 @@
 // transaction, at a steady rate. Cancellations follow their order after a
 // short random delay.
 import type { Sql } from "../../src/db/client.ts";
-import type { OrderPayload, PlannedOrder } from "./plan.ts";
+import type { OrderPayload } from "../cluster/orders.ts";
+import type { PlannedOrder } from "./plan.ts";
 
 /** INSERT one OrderPlaced in a transaction; resolves once it has committed. */
 export async function placeOrder(sql: Sql, order: OrderPayload): Promise<void> {

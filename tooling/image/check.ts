@@ -20,7 +20,7 @@ import {
   startServices,
 } from "../cluster/mod.ts";
 import { fetchStats, setFaults } from "../reference_services/mod.ts";
-import { rng, sampleOrder } from "../demo/plan.ts";
+import { rng, sampleOrder } from "../cluster/orders.ts";
 import type { Sql } from "../../src/db/client.ts";
 
 const { values } = parseArgs({

@@ -11,7 +11,7 @@
 //             done when the machine's persisted snapshot says so.
 // Completion times are the server's own (sys_invocation_status.completed_at).
 import { resetService } from "../../reference_services/mod.ts";
-import type { OrderPayload } from "../../demo/plan.ts";
+import type { OrderPayload } from "../../cluster/orders.ts";
 import type { Child } from "../../cluster/mod.ts";
 import type { BenchEnv } from "../cluster.ts";
 import { happyOrders } from "../orders.ts";
