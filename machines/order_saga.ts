@@ -23,20 +23,14 @@
 // A step a forward call *may* have done (ok, or a transient failure whose
 // effect is unknown) is "touched" and gets compensated; compensations treat
 // "nothing to undo" as success, so undoing a maybe is safe.
-import { and, assign, fromPromise, setup } from "xstate";
+import { and, type AnyMachineSnapshot, assign, fromPromise, setup } from "xstate";
 import type { ForwardStep, OrderData, StepInput, StepName, StepOutput } from "./order_types.ts";
+import type { LedgerSaga, LedgerStatus, RetryBudget, Verdict } from "./saga_definition.ts";
+
+export type { RetryBudget, Verdict };
 
 export const ORDER_SAGA_ID = "orderSaga";
 export const ORDER_SAGA_VERSION = "order-saga@1";
-
-export interface RetryBudget {
-  /** Calls allowed for createOrder, reserveInventory and capturePayment. */
-  forward: number;
-  /** Calls allowed for confirmOrder (it is retried on rejection too). */
-  confirm: number;
-  /** Calls allowed for each compensation. */
-  compensation: number;
-}
 
 export interface SagaInput {
   order: OrderData;
@@ -339,9 +333,6 @@ export function upgradeOrderSaga(persisted: PersistedForm): PersistedForm {
   return { ...persisted, context: { ...context, captureAttempted: attempted } };
 }
 
-/** An operator rule's answer: allowed, or why not (in words an operator understands). */
-export type Verdict = { allowed: true } | { allowed: false; reason: string };
-
 /**
  * Whether a cancellation can still compensate this saga. The one answer to
  * "can it be cancelled?": the admin API asks it, and the machine applies the
@@ -357,6 +348,35 @@ export function canCancel(
       reason: "a payment capture has been attempted, so the payment may be taken; " +
         "the order can no longer be cancelled (only a declined capture compensates)",
     };
+  }
+  return { allowed: true };
+}
+
+/** The ledger status of a snapshot: its final state's, parked, or running. */
+export function statusOf(snapshot: Pick<AnyMachineSnapshot, "status" | "value">): LedgerStatus {
+  const top = typeof snapshot.value === "string"
+    ? snapshot.value
+    : Object.keys(snapshot.value as Record<string, unknown>)[0];
+  if (snapshot.status === "done") return top === "cancelled" ? "CANCELLED" : "COMPLETED";
+  if (top === "needsAttention") return "NEEDS_ATTENTION";
+  return "RUNNING";
+}
+
+/**
+ * Whether an operator retry may resume this saga: only a parked one. Parked by
+ * the machine, RETRY resumes the step it parked at; parked by the engine (an
+ * unexpected error, the snapshot still in a step state), the runner simply
+ * runs it again.
+ */
+export function canRetry(saga: LedgerSaga): Verdict {
+  if (saga.status !== "NEEDS_ATTENTION") {
+    return {
+      allowed: false,
+      reason: `saga is ${saga.status}; only a NEEDS_ATTENTION saga can be retried`,
+    };
+  }
+  if (statusOf(saga.snapshot) === "NEEDS_ATTENTION" && !saga.snapshot.can({ type: "RETRY" })) {
+    return { allowed: false, reason: "the saga was parked with no step to resume" };
   }
   return { allowed: true };
 }
