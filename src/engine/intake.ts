@@ -209,7 +209,7 @@ async function applyBatch(
         });
         result.dead++;
       } else {
-        // Its OrderPlaced may be in another instance's batch right now.
+        // The event that starts its saga may be in another instance's batch right now.
         settle.set(c.eventId, {
           id: c.eventId,
           status: "PENDING",
