@@ -23,20 +23,14 @@
 // A step a forward call *may* have done (ok, or a transient failure whose
 // effect is unknown) is "touched" and gets compensated; compensations treat
 // "nothing to undo" as success, so undoing a maybe is safe.
-import { and, assign, fromPromise, setup } from "xstate";
+import { and, type AnyMachineSnapshot, assign, fromPromise, setup } from "xstate";
 import type { ForwardStep, OrderData, StepInput, StepName, StepOutput } from "./order_types.ts";
+import type { LedgerSaga, LedgerStatus, RetryBudget, Verdict } from "./saga_definition.ts";
+
+export type { RetryBudget, Verdict };
 
 export const ORDER_SAGA_ID = "orderSaga";
 export const ORDER_SAGA_VERSION = "order-saga@1";
-
-export interface RetryBudget {
-  /** Calls allowed for createOrder, reserveInventory and capturePayment. */
-  forward: number;
-  /** Calls allowed for confirmOrder (it is retried on rejection too). */
-  confirm: number;
-  /** Calls allowed for each compensation. */
-  compensation: number;
-}
 
 export interface SagaInput {
   order: OrderData;
@@ -210,15 +204,50 @@ function stepState(step: StepName, onDone: unknown[], on?: Record<string, unknow
   };
 }
 
-/** A forward step before the pivot: rejection or a spent budget compensates what it may have done. */
-function forwardStep(step: "createOrder" | "reserveInventory", next: StepStateName) {
-  const touch = { type: "touch" as const, params: { step } };
+/** How a forward step answers each outcome (see forwardStep). */
+interface ForwardRules {
+  /** The state a success leads to. */
+  next: StepStateName | "completed";
+  /** The retry budget it spends. */
+  budget: "forward" | "confirm";
+  /** A rejection compensates, or (after the pivot) is retried like a transient failure. */
+  rejected: "compensate" | "retry";
+  /** A spent budget compensates what it may have done, or parks the saga. */
+  exhausted: "compensate" | "park";
+  /** Whether a success records the step as done (so compensation undoes it). */
+  touches: boolean;
+  /** The pivot: done first on every outcome, and a rejection compensates although attempted. */
+  pivot?: boolean;
+  on: Record<string, unknown>;
+}
+
+/**
+ * A forward step: success moves on; a rejection compensates (or is retried);
+ * a transient failure is retried within its budget, and when that is spent
+ * the saga compensates what the step may have done (or is parked). Into
+ * compensation only while no capture was ever attempted, except a pivot's
+ * own rejection: Payments' definitive "no".
+ */
+function forwardStep(step: ForwardStep, state: StepStateName, r: ForwardRules) {
+  const mark: Action[] = r.pivot ? ["markCaptureAttempted"] : [];
+  const touch: Action[] = r.touches ? [{ type: "touch", params: { step } }] : [];
+  // A failure whose effect is unknown is undone later, so it counts as done;
+  // after an attempted capture nothing is undone, so there is nothing to note.
+  const maybe = r.exhausted === "compensate" ? touch : [];
+  const fail = (why?: string): Action => ({ type: "fail", params: why ? { step, why } : { step } });
+  const onRejected = r.rejected === "retry"
+    ? []
+    : r.pivot
+    ? [{ guard: "rejected", target: `${SAGA}.compensating`, actions: [...mark, fail()] }]
+    : [compensate(fail(), "rejected")];
   return stepState(step, [
-    { guard: "succeeded", target: `${SAGA}.${next}`, actions: touch },
-    compensate({ type: "fail", params: { step } }, "rejected"),
-    retryLater({ type: "canRetry", params: { budget: "forward" } }, [touch]),
-    compensate([touch, { type: "fail", params: { step, why: "retries exhausted" } }]),
-  ], { CANCEL: compensate("recordCancel") });
+    { guard: "succeeded", target: `${SAGA}.${r.next}`, actions: [...mark, ...touch] },
+    ...onRejected,
+    retryLater({ type: "canRetry", params: { budget: r.budget } }, [...mark, ...maybe]),
+    r.exhausted === "compensate"
+      ? compensate([...maybe, fail("retries exhausted")] as Action)
+      : parkAt(state, step, "retries exhausted", mark),
+  ], r.on);
 }
 
 /** A compensation: retried on transient failure within its budget; otherwise parked, never dropped. */
@@ -246,38 +275,49 @@ const machine = machineSetup.createMachine({
   initial: "creatingOrder",
   // The factories build plain configs; XState checks them at creation.
   states: ({
-    creatingOrder: forwardStep("createOrder", "reservingInventory"),
-    reservingInventory: forwardStep("reserveInventory", "capturingPayment"),
+    creatingOrder: forwardStep("createOrder", "creatingOrder", {
+      next: "reservingInventory",
+      budget: "forward",
+      rejected: "compensate",
+      exhausted: "compensate",
+      touches: true,
+      on: { CANCEL: compensate("recordCancel") },
+    }),
+    reservingInventory: forwardStep("reserveInventory", "reservingInventory", {
+      next: "capturingPayment",
+      budget: "forward",
+      rejected: "compensate",
+      exhausted: "compensate",
+      touches: true,
+      on: { CANCEL: compensate("recordCancel") },
+    }),
     // The pivot. A cancellation compensates only while no capture was ever
     // attempted; afterwards it is noted (the parent's CANCEL) and ignored. A
     // decline compensates; a spent budget leaves the capture in doubt, so the
     // saga is parked rather than compensated.
-    capturingPayment: stepState("capturePayment", [
-      {
-        guard: "succeeded",
-        target: `${SAGA}.confirmingOrder`,
-        actions: ["markCaptureAttempted", { type: "touch", params: { step: "capturePayment" } }],
+    capturingPayment: forwardStep("capturePayment", "capturingPayment", {
+      next: "confirmingOrder",
+      budget: "forward",
+      rejected: "compensate",
+      exhausted: "park",
+      touches: true,
+      pivot: true,
+      on: {
+        CANCEL: [compensate("recordCancel"), { actions: "recordCancel" }],
+        // Persisted before the request is sent: the runner asks `can(ATTEMPT)`.
+        ATTEMPT: { guard: "captureNeverAttempted", actions: "markCaptureAttempted" },
       },
-      {
-        // The one way from an attempted capture into compensation: Payments said no.
-        guard: "rejected",
-        target: `${SAGA}.compensating`,
-        actions: ["markCaptureAttempted", { type: "fail", params: { step: "capturePayment" } }],
-      },
-      retryLater({ type: "canRetry", params: { budget: "forward" } }, ["markCaptureAttempted"]),
-      parkAt("capturingPayment", "capturePayment", "retries exhausted", ["markCaptureAttempted"]),
-    ], {
-      CANCEL: [compensate("recordCancel"), { actions: "recordCancel" }],
-      // Persisted before the request is sent: the runner asks `can(ATTEMPT)`.
-      ATTEMPT: { guard: "captureNeverAttempted", actions: "markCaptureAttempted" },
     }),
     // After the pivot there is no going back: confirm is retried, also on
     // rejection, and parked when its budget is spent.
-    confirmingOrder: stepState("confirmOrder", [
-      { guard: "succeeded", target: `${SAGA}.completed` },
-      retryLater({ type: "canRetry", params: { budget: "confirm" } }),
-      parkAt("confirmingOrder", "confirmOrder", "retries exhausted"),
-    ], { CANCEL: { actions: "recordCancel" } }),
+    confirmingOrder: forwardStep("confirmOrder", "confirmingOrder", {
+      next: "completed",
+      budget: "confirm",
+      rejected: "retry",
+      exhausted: "park",
+      touches: false,
+      on: { CANCEL: { actions: "recordCancel" } },
+    }),
     compensating: {
       always: [
         {
@@ -339,9 +379,6 @@ export function upgradeOrderSaga(persisted: PersistedForm): PersistedForm {
   return { ...persisted, context: { ...context, captureAttempted: attempted } };
 }
 
-/** An operator rule's answer: allowed, or why not (in words an operator understands). */
-export type Verdict = { allowed: true } | { allowed: false; reason: string };
-
 /**
  * Whether a cancellation can still compensate this saga. The one answer to
  * "can it be cancelled?": the admin API asks it, and the machine applies the
@@ -357,6 +394,35 @@ export function canCancel(
       reason: "a payment capture has been attempted, so the payment may be taken; " +
         "the order can no longer be cancelled (only a declined capture compensates)",
     };
+  }
+  return { allowed: true };
+}
+
+/** The ledger status of a snapshot: its final state's, parked, or running. */
+export function statusOf(snapshot: Pick<AnyMachineSnapshot, "status" | "value">): LedgerStatus {
+  const top = typeof snapshot.value === "string"
+    ? snapshot.value
+    : Object.keys(snapshot.value as Record<string, unknown>)[0];
+  if (snapshot.status === "done") return top === "cancelled" ? "CANCELLED" : "COMPLETED";
+  if (top === "needsAttention") return "NEEDS_ATTENTION";
+  return "RUNNING";
+}
+
+/**
+ * Whether an operator retry may resume this saga: only a parked one. Parked by
+ * the machine, RETRY resumes the step it parked at; parked by the engine (an
+ * unexpected error, the snapshot still in a step state), the runner simply
+ * runs it again.
+ */
+export function canRetry(saga: LedgerSaga): Verdict {
+  if (saga.status !== "NEEDS_ATTENTION") {
+    return {
+      allowed: false,
+      reason: `saga is ${saga.status}; only a NEEDS_ATTENTION saga can be retried`,
+    };
+  }
+  if (statusOf(saga.snapshot) === "NEEDS_ATTENTION" && !saga.snapshot.can({ type: "RETRY" })) {
+    return { allowed: false, reason: "the saga was parked with no step to resume" };
   }
   return { allowed: true };
 }

@@ -35,13 +35,5 @@ export interface StepInput {
   reason?: string;
 }
 
-/**
- * A step's result as the machine sees it. Transient failures carry the delay
- * the executor chose (backoff with jitter, Retry-After), so the machine stays
- * free of clocks and randomness. The runner also attaches `retryInMs` to a
- * rejection, for the one step the machine retries on rejection (confirmOrder).
- */
-export type StepOutput =
-  | { outcome: "ok"; status: number; body?: unknown }
-  | { outcome: "rejected"; status: number; reason: string; body?: unknown; retryInMs?: number }
-  | { outcome: "transient"; status?: number; reason: string; retryInMs: number };
+/** A step's result as the machine sees it (the engine's contract with every saga). */
+export type { StepOutput } from "./saga_definition.ts";

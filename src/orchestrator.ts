@@ -37,6 +37,11 @@ export interface OrchestratorDeps {
   execute?: (
     defaults: RunnerDeps["execute"],
   ) => RunnerDeps["execute"];
+  /**
+   * Base URLs of services beyond the configured ones, by logical name: those
+   * a saga type of an embedder's (or a test's) own calls.
+   */
+  serviceUrls?: Record<string, string>;
   /** Inspection observer for the supervisor actor (Stately inspector). */
   inspect?: SupervisorDeps["inspect"];
 }
@@ -49,7 +54,7 @@ export function createOrchestrator(deps: OrchestratorDeps) {
   const budget = config.maxAttempts;
   const writer = new TransitionWriter({ sql, onFlush: deps.hooks?.onWrite });
   const executor = createStepExecutor({
-    urls: config.services,
+    urls: { ...config.services, ...deps.serviceUrls },
     timeoutMs: config.httpTimeoutMs,
     retry: config.retry,
     concurrency: config.serviceConcurrency,

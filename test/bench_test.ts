@@ -5,6 +5,8 @@
 import assert from "node:assert/strict";
 import { callStep } from "../src/services/http_client.ts";
 import { validateEvent } from "../src/engine/validate.ts";
+import { orderSaga } from "../machines/order_definition.ts";
+import type { SagaInput } from "../machines/order_saga.ts";
 import { happyOrders } from "../tooling/bench/orders.ts";
 import sagaSteps from "../tooling/bench/peer/saga_steps.cjs";
 import { FORWARD_STEPS } from "../machines/order_types.ts";
@@ -432,13 +434,16 @@ Deno.test("the peers make the orchestrator's requests: same URLs, bodies and Ide
   const urls = { orders: base, inventory: `${base}/base/`, payments: base };
   const [order] = happyOrders(1, 5);
   const valid = validateEvent("OrderPlaced", order!.order_id, order);
-  if (valid.type !== "OrderPlaced") throw new Error("not an OrderPlaced");
+  if (valid.kind !== "start") throw new Error("not an OrderPlaced");
+  const budget = { forward: 1, confirm: 1, compensation: 1 };
+  const { order: data } = orderSaga.start.input(valid.payload as never, { budget }) as SagaInput;
   try {
     // The happy path, in the machine's order.
     assert.deepEqual(sagaSteps.STEPS, [...FORWARD_STEPS]);
     for (const step of FORWARD_STEPS) {
       seen = undefined;
-      const out = await callStep({ step, order: valid.order }, {
+      const out = await callStep({ orderId: data.orderId, step, input: { step, order: data } }, {
+        definition: orderSaga,
         urls,
         timeoutMs: 1000,
         attempt: 0,

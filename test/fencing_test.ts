@@ -7,7 +7,10 @@ import { claimSagas, releaseLeases, renewLeases } from "../src/db/claims.ts";
 import { insertSagas } from "../src/db/intake_queries.ts";
 import { parkSaga, persistTransition, type Transition } from "../src/db/transitions.ts";
 import { persistable, startSaga, stateName } from "../src/engine/saga_state.ts";
-import { CURRENT_SAGA_VERSION, sagaMachine } from "../machines/registry.ts";
+import { sagaMachine } from "../machines/registry.ts";
+import { orderSaga } from "../machines/order_definition.ts";
+
+const CURRENT_SAGA_VERSION = orderSaga.current;
 import { placeOrder, sampleOrder, waitFor } from "./helpers/orders.ts";
 import {
   calls,
@@ -52,6 +55,7 @@ async function insertSaga(sql: Sql, orderId: string): Promise<void> {
         machine_version: CURRENT_SAGA_VERSION,
         pending,
         source_event_id: "1",
+        event_type: "OrderPlaced",
         claim: false,
       }],
       "intake",

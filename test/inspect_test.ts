@@ -14,7 +14,7 @@ import { inputFrom, replayFrames } from "../src/inspect/replay.ts";
 import { REDACTED, sanitizeContext, sanitizeEvent, scrub } from "../src/inspect/sanitize.ts";
 import { startSandbox } from "../tooling/reference_services/mod.ts";
 import type { SagaHooks } from "../src/engine/saga_runner.ts";
-import { sagaMachine } from "../machines/registry.ts";
+import { sagaMachine, sagaVersion } from "../machines/registry.ts";
 import { ledger, placeOrder, sampleOrder, waitFor, waitForStatus } from "./helpers/orders.ts";
 import { type FreshDatabase, freshDatabase } from "../tooling/cluster/mod.ts";
 
@@ -193,7 +193,7 @@ Deno.test({
       const replay = replayFrames(
         saga.history,
         sagaMachine(saga.machine_version)!,
-        inputFrom(saga.snapshot),
+        inputFrom(sagaVersion(saga.machine_version)!.definition, saga.snapshot),
       );
       assert.deepEqual(replay.divergences, []);
       const last = replay.frames.at(-1)!;

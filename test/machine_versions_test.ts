@@ -8,6 +8,7 @@ import { startSandbox } from "../tooling/reference_services/mod.ts";
 import { checkSnapshots } from "../src/tools/check_snapshots.ts";
 import { type OrderSagaMachine, orderSagaV1 } from "../machines/order_saga.ts";
 import { registerSagaVersion, unregisterSagaVersion } from "../machines/registry.ts";
+import { orderSaga } from "../machines/order_definition.ts";
 import { freshDatabase } from "../tooling/cluster/mod.ts";
 
 /** Deep copy of a machine config with a state renamed (functions kept as they are). */
@@ -75,9 +76,9 @@ Deno.test("a renamed state is caught by check-snapshots; running sagas finish on
     sandbox.urls,
     {},
     undefined,
-    (defaults) => (input, attempt, signal) => {
-      if ((input.step as string) !== "checkFraud") return defaults(input, attempt, signal);
-      fraudChecked.push(input.order.orderId);
+    (defaults) => (call, attempt, signal) => {
+      if (call.step !== "checkFraud") return defaults(call, attempt, signal);
+      fraudChecked.push(call.orderId);
       return Promise.resolve({ outcome: "ok", status: 200 });
     },
   );
@@ -102,14 +103,14 @@ Deno.test("a renamed state is caught by check-snapshots; running sagas finish on
 
     // An in-place edit (v2 published under v1's name) strands them: the check says so.
     unregisterSagaVersion("order-saga@1");
-    registerSagaVersion("order-saga@1", sagaV2());
+    registerSagaVersion(orderSaga, "order-saga@1", sagaV2());
     const broken = await checkSnapshots(db.sql);
-    registerSagaVersion("order-saga@1", orderSagaV1);
+    registerSagaVersion(orderSaga, "order-saga@1", orderSagaV1);
     assert.equal(broken.problems.length, 3);
     assert.match(broken.problems[0]!.reason, /reservingInventory/);
 
     // A proper release registers v2 as a new version, v1 stays: nothing is stranded.
-    registerSagaVersion("order-saga@2", sagaV2(), { current: true });
+    registerSagaVersion(orderSaga, "order-saga@2", sagaV2(), { current: true });
     const ok = await checkSnapshots(db.sql);
     assert.deepEqual(ok.problems, []);
     assert.ok(ok.checked >= 3);
@@ -171,7 +172,11 @@ Deno.test("a version edited in place so an invoke id changed: the saga parks wit
     await first.stop();
     sandbox.orders.setFaults({});
 
-    registerSagaVersion("order-saga@1", withInvokeId("createOrder", "createOrderRenamed"));
+    registerSagaVersion(
+      orderSaga,
+      "order-saga@1",
+      withInvokeId("createOrder", "createOrderRenamed"),
+    );
     const found = await checkSnapshots(db.sql);
     assert.equal(found.problems.length, 1);
     assert.match(found.problems[0]!.reason, /invoked as "createOrder".*"createOrderRenamed"/);
@@ -194,7 +199,7 @@ Deno.test("a version edited in place so an invoke id changed: the saga parks wit
       await second.stop();
     }
   } finally {
-    registerSagaVersion("order-saga@1", orderSagaV1);
+    registerSagaVersion(orderSaga, "order-saga@1", orderSagaV1);
     await sandbox.close();
     await db.drop();
   }

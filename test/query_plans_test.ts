@@ -151,6 +151,7 @@ Deno.test("…intake's queries stay index-driven", async () => {
           state: "creatingOrder",
           snapshot: {},
           machine_version: "order-saga@1",
+          event_type: "OrderPlaced",
           pending: null,
           source_event_id: String(i + 1),
           claim: true,
@@ -162,7 +163,13 @@ Deno.test("…intake's queries stay index-driven", async () => {
   );
   await assertIndexDriven(
     "requestCancels",
-    (sql) => requestCancels(sql as never, [{ order_id: someOrder, reason: "r" }], ME),
+    (sql) =>
+      requestCancels(sql as never, [{
+        order_id: someOrder,
+        reason: "r",
+        event_type: "OrderCancellationRequested",
+        versions: ["order-saga@1"],
+      }], ME),
     100,
   );
   await assertIndexDriven("pendingOutboxIds", (sql) => pendingOutboxIds(sql, 100), 1_000);

@@ -2,6 +2,7 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { MAX_PAYLOAD_BYTES, validateEvent } from "../src/engine/validate.ts";
+import type { SagaInput } from "../machines/order_saga.ts";
 import { PoisonEventError } from "../src/errors.ts";
 
 // Strings a hostile or careless producer might send: SQL, control and odd
@@ -53,12 +54,16 @@ Deno.test("a valid OrderPlaced validates and keeps every value exactly as writte
   fc.assert(
     fc.property(validOrder, (o) => {
       const v = validateEvent("OrderPlaced", o.order_id, o);
-      assert.equal(v.type, "OrderPlaced");
-      if (v.type !== "OrderPlaced") return;
-      assert.equal(v.order.customerId, o.customer_id);
-      assert.equal(v.order.authorizationId, o.payment_authorization_id);
-      assert.deepEqual(v.order.items.map((i) => i.sku), o.items.map((i) => i.sku));
-      assert.equal(v.order.totalCents, o.total_cents);
+      assert.equal(v.kind, "start");
+      if (v.kind !== "start") return;
+      assert.equal(v.definition.name, "orderSaga");
+      const budget = { forward: 1, confirm: 1, compensation: 1 };
+      const { order } = v.definition.start.input(v.payload as never, { budget }) as SagaInput;
+      assert.equal(order.orderId, o.order_id.toLowerCase());
+      assert.equal(order.customerId, o.customer_id);
+      assert.equal(order.authorizationId, o.payment_authorization_id);
+      assert.deepEqual(order.items.map((i) => i.sku), o.items.map((i) => i.sku));
+      assert.equal(order.totalCents, o.total_cents);
     }),
     { numRuns: 300 },
   );

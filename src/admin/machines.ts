@@ -1,11 +1,11 @@
 // /machines: the machine definitions as `machine.toJSON()`, for Stately tools
 // and the admin page. Saga ids are the registry's versions (e.g.
-// "order-saga@1"): every version that may still own a snapshot is listed,
-// so an old saga's chart can still be drawn.
+// "order-saga@1"), each with the saga type it belongs to: every version that
+// may still own a snapshot is listed, so an old saga's chart can still be drawn.
 import { Hono } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { AnyStateMachine } from "xstate";
-import { currentSagaVersion, sagaMachine, sagaVersions } from "../../machines/registry.ts";
+import { currentVersion, sagaMachine, sagaVersion, sagaVersions } from "../../machines/registry.ts";
 import { supervisorMachine } from "../../machines/supervisor.ts";
 
 export const SUPERVISOR_ID = "supervisor";
@@ -19,12 +19,16 @@ export function machineRoutes(): Hono {
 
   app.get("/", (c) =>
     c.json([
-      ...sagaVersions().map((version) => ({
-        id: version,
-        version,
-        current: version === currentSagaVersion(),
-      })),
-      { id: SUPERVISOR_ID, version: null, current: true },
+      ...sagaVersions().map((version) => {
+        const { definition } = sagaVersion(version)!;
+        return {
+          id: version,
+          version,
+          saga: definition.name,
+          current: version === currentVersion(definition),
+        };
+      }),
+      { id: SUPERVISOR_ID, version: null, saga: null, current: true },
     ]));
 
   app.get("/:id", (c) => {

@@ -1,8 +1,9 @@
 // /sagas: list (filtered, keyset-paginated, newest first), counts by status,
 // one saga with its history, and the operator actions: retry (one or many)
-// and cancel, each recorded with the operator's name. Whether a saga may
-// still be cancelled is the machine's rule (`canCancel` in machines/), asked on
-// its restored snapshot; nothing here re-derives it.
+// and cancel, each recorded with the operator's name. Whether a saga may be
+// cancelled or retried is its definition's rule (`canCancel`, `canRetry` in
+// machines/), asked on its restored snapshot (operator_rules.ts); nothing here
+// re-derives it.
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { HTTPException } from "hono/http-exception";
@@ -13,23 +14,16 @@ import {
   retrySaga,
   retrySagas,
 } from "../db/admin_actions.ts";
-import {
-  getSaga,
-  listSagas,
-  SAGA_STATUSES,
-  sagaCounts,
-  type SagaDetailRow,
-  sagaHistory,
-} from "../db/admin_reads.ts";
+import { getSaga, listSagas, SAGA_STATUSES, sagaCounts, sagaHistory } from "../db/admin_reads.ts";
 import type { Logger } from "../log.ts";
 import type { AdminEnv } from "./auth.ts";
 import { BULK_RETRY_LIMIT, parseBulkRetryBody } from "./bulk_retry_body.ts";
 import { decodeCursor, encodeCursor } from "./cursor.ts";
 import { actorName } from "./operators.ts";
 import { parseLimit, parseOrderId, parseState, parseStatus } from "./params.ts";
-import { sagaMachine, sagaVersions } from "../../machines/registry.ts";
-import { canCancel, type Verdict } from "../../machines/order_saga.ts";
-import { restoreSnapshot, statusesInState } from "../engine/saga_state.ts";
+import { sagaVersion, sagaVersions } from "../../machines/registry.ts";
+import { statusesInState } from "../engine/saga_state.ts";
+import { cancelVerdict, retryVerdict } from "./operator_rules.ts";
 
 export interface SagaRoutesDeps {
   sql: Sql;
@@ -60,7 +54,7 @@ export function sagaRoutes(deps: SagaRoutesDeps): Hono<AdminEnv> {
     // One row more than asked tells whether another page exists.
     // A state narrows the statuses to read (a finished state has one; any other,
     // the unfinished two): never a walk through every finished row.
-    const possible = state === null ? SAGA_STATUSES : statusesInState(state, machines());
+    const possible = state === null ? SAGA_STATUSES : statusesInState(state, versions());
     const rows = await listSagas(sql, {
       statuses: status ? possible.filter((s) => s === status) : possible,
       state,
@@ -104,6 +98,7 @@ export function sagaRoutes(deps: SagaRoutesDeps): Hono<AdminEnv> {
       ...selection,
       limit: BULK_RETRY_LIMIT,
       actor: actor(operator),
+      judge: retryVerdict,
     });
     deps.logger.info(
       { operator, state: selection.state, order_ids: selection.orderIds?.length, ...r },
@@ -122,8 +117,11 @@ export function sagaRoutes(deps: SagaRoutesDeps): Hono<AdminEnv> {
       status: row.status,
       state: row.state,
       machine_version: row.machine_version,
+      saga: sagaVersion(row.machine_version)?.definition.name ?? null,
       snapshot: row.snapshot,
       history,
+      // What an operator may do now, as the saga's definition says (the page enables its buttons by it).
+      actions: { cancel: cancelVerdict(row), retry: retryVerdict(row) },
       last_error: row.last_error,
       cancel_requested: row.cancel_requested,
       cancel_reason: row.cancel_reason,
@@ -137,7 +135,7 @@ export function sagaRoutes(deps: SagaRoutesDeps): Hono<AdminEnv> {
 
   app.post("/:order_id/retry", limitBody, async (c) => {
     const orderId = parseOrderId(c.req.param("order_id"));
-    const r = await retrySaga(sql, orderId, actor(c.get("operator")));
+    const r = await retrySaga(sql, orderId, actor(c.get("operator")), retryVerdict);
     const state = settle(r, orderId);
     return c.json({ order_id: orderId, action: "retry", accepted: true, state }, 202);
   });
@@ -147,13 +145,16 @@ export function sagaRoutes(deps: SagaRoutesDeps): Hono<AdminEnv> {
     const reason = parseCancelBody(await c.req.text());
     const row = await getSaga(sql, orderId);
     if (!row) throw new HTTPException(404, { message: `saga "${orderId}" not found` });
-    const verdict = cancellable(row);
+    const verdict = cancelVerdict(row);
     if (!verdict.allowed) {
       throw new HTTPException(409, {
         message: `saga is ${row.status} in ${row.state}: ${verdict.reason}`,
       });
     }
-    const eventId = await insertCancellation(sql, orderId, reason, actor(c.get("operator")));
+    // Known to load: cancelVerdict allowed it.
+    const { definition } = sagaVersion(row.machine_version)!;
+    const event = definition.cancel.outboxEvent(orderId, reason, actor(c.get("operator")));
+    const eventId = await insertCancellation(sql, orderId, event);
     return c.json({
       order_id: orderId,
       action: "cancel",
@@ -176,26 +177,7 @@ function settle(r: AdminActionResult, orderId: string): string {
   return r.state;
 }
 
-const machines = () => sagaVersions().map((v) => sagaMachine(v)!);
-
-/** The machine's answer for this saga, or a refusal when its snapshot cannot be judged. */
-function cancellable(row: SagaDetailRow): Verdict {
-  if (row.status === "COMPLETED" || row.status === "CANCELLED") {
-    return { allowed: false, reason: "the saga has finished" };
-  }
-  const machine = sagaMachine(row.machine_version);
-  if (!machine) {
-    return {
-      allowed: false,
-      reason: `its machine version "${row.machine_version}" is not known to this release`,
-    };
-  }
-  try {
-    return canCancel(restoreSnapshot(machine, row.snapshot as never));
-  } catch (err) {
-    return { allowed: false, reason: `its snapshot does not load: ${(err as Error).message}` };
-  }
-}
+const versions = () => sagaVersions().map((v) => sagaVersion(v)!);
 
 /** The body is optional; when present it is `{"reason": string}`. */
 function parseCancelBody(text: string): string {

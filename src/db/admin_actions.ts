@@ -12,18 +12,51 @@ export type AdminActionResult =
   | { outcome: "conflict"; status: string; state: string; reason: string }
   | { outcome: "accepted"; status: string; state: string };
 
+/** A saga as an operator rule judges it (src/admin/operator_rules.ts). */
+export interface RetryCandidate {
+  order_id: string;
+  status: string;
+  state: string;
+  machine_version: string;
+  snapshot: unknown;
+}
+
+/** The caller's rule: whether this saga may be retried, and why not. */
+export type RetryJudge = (row: RetryCandidate) => { allowed: true } | {
+  allowed: false;
+  reason: string;
+};
+
 /**
- * Resumes a NEEDS_ATTENTION saga: RUNNING again, claimable now, with a retry
+ * Resumes a saga `judge` allows: RUNNING again, claimable now, with a retry
  * requested (the runner asks the machine what a retry means in its state).
- * One statement, so the status check and the change cannot be torn apart;
- * a NOTIFY wakes an instance at once.
+ * The row is locked while it is judged, so the judgement and the change cannot
+ * be torn apart (a wait is bounded by the session's lock_timeout); a NOTIFY
+ * wakes an instance at once.
  */
-export async function retrySaga(
+export function retrySaga(
   sql: Sql,
   orderId: string,
   actor: string,
+  judge: RetryJudge,
 ): Promise<AdminActionResult> {
-  const [row] = await sql<{ state: string; updated: boolean; status: string }[]>`
+  return sql.begin(async (tx) => {
+    const [row] = await tx<RetryCandidate[]>`
+      SELECT order_id, status, state, machine_version, snapshot FROM order_ledger
+      WHERE order_id = ${orderId} FOR UPDATE`;
+    if (!row) return { outcome: "not_found" } as const;
+    const verdict = judge(row);
+    if (!verdict.allowed) {
+      return { outcome: "conflict", status: row.status, state: row.state, reason: verdict.reason };
+    }
+    await markRetried(tx, [row.order_id], actor, null);
+    return { outcome: "accepted", status: "RUNNING", state: row.state } as const;
+  });
+}
+
+/** RUNNING, retry requested, runnable now, an `AdminRetry` history row, one NOTIFY. */
+function markRetried(tx: TransactionSql, ids: string[], actor: string, detail: unknown) {
+  return tx`
     WITH u AS (
       UPDATE order_ledger SET
         status = 'RUNNING',
@@ -32,49 +65,34 @@ export async function retrySaga(
         last_error = NULL,
         revision = revision + 1,
         updated_at = now()
-      WHERE order_id = ${orderId} AND status = 'NEEDS_ATTENTION'
+      WHERE order_id = ANY(${ids}::uuid[])
       RETURNING order_id, state
     ), h AS (
-      INSERT INTO saga_history (order_id, event, from_state, to_state, instance_id)
-      SELECT order_id, 'AdminRetry', state, state, ${actor} FROM u
-    ), n AS (
-      SELECT pg_notify('order_events', 'retry:' || order_id::text) FROM u
+      INSERT INTO saga_history (order_id, event, from_state, to_state, instance_id, detail)
+      SELECT order_id, 'AdminRetry', state, state, ${actor},
+        ${detail === null ? null : tx.json(detail as never)}::jsonb FROM u
     )
-    SELECT u.state, true AS updated, 'RUNNING' AS status FROM u, (SELECT count(*) FROM n) x
-    UNION ALL
-    SELECT l.state, false, l.status FROM order_ledger l
-    WHERE l.order_id = ${orderId} AND NOT EXISTS (SELECT 1 FROM u)`;
-  if (!row) return { outcome: "not_found" };
-  if (!row.updated) {
-    return {
-      outcome: "conflict",
-      status: row.status,
-      state: row.state,
-      reason: `saga is ${row.status}; only a NEEDS_ATTENTION saga can be retried`,
-    };
-  }
-  return { outcome: "accepted", status: "RUNNING", state: row.state };
+    SELECT pg_notify('order_events', 'retry:' || order_id::text)
+    FROM (SELECT order_id FROM u LIMIT 1) one`;
 }
 
 /**
- * An operator's cancellation, as an OrderCancellationRequested outbox event
+ * An operator's cancellation, as the outbox event its saga's definition says
  * (its trigger notifies): it takes the same path as a producer's, with the
- * operator in `requested_by` for intake to record. Whether it may still
- * compensate is the machine's rule, asked by the caller first and applied
+ * operator in the payload for intake to record. Whether it may still
+ * compensate is the definition's rule, asked by the caller first and applied
  * again by the saga itself when the event reaches it.
  */
 export async function insertCancellation(
   sql: Db,
   orderId: string,
-  reason: string,
-  requestedBy: string,
+  event: { eventType: string; payload: Record<string, unknown> },
 ) {
-  const payload = { order_id: orderId, reason, requested_by: requestedBy };
-  const [event] = await sql<{ id: string }[]>`
+  const [row] = await sql<{ id: string }[]>`
     INSERT INTO outbox (order_id, event_type, payload)
-    VALUES (${orderId}, 'OrderCancellationRequested', ${sql.json(payload)})
+    VALUES (${orderId}, ${event.eventType}, ${sql.json(event.payload as never)})
     RETURNING id`;
-  return event!.id;
+  return row!.id;
 }
 
 export type RedriveResult =
@@ -140,51 +158,41 @@ export async function redriveEvent(sql: Sql, id: string, actor: string): Promise
 }
 
 /**
- * Retries many NEEDS_ATTENTION sagas at once, each exactly as retrySaga
- * (above) does one: RUNNING, retry requested, runnable now, an
- * `AdminRetry` history row naming `actor`. At most `limit` per call, oldest
+ * Retries many parked (NEEDS_ATTENTION) sagas at once, each as retrySaga
+ * (above) does one, where `judge` allows it. At most `limit` per call, oldest
  * first (order_ledger_status_created_idx). Never waits for a row lock: a saga
  * locked elsewhere right now is left for the next call. `more` says that
  * matching sagas were left (over the limit, or locked): call again. One
  * NOTIFY wakes an instance, which claims runnable sagas in batches.
  */
-export async function retrySagas(
+export function retrySagas(
   sql: Sql,
-  p: { state: string | null; orderIds: string[] | null; limit: number; actor: string },
+  p: {
+    state: string | null;
+    orderIds: string[] | null;
+    limit: number;
+    actor: string;
+    judge: RetryJudge;
+  },
 ): Promise<{ retried: number; more: boolean }> {
   const byState = p.state === null ? sql`` : sql`AND state = ${p.state}`;
   const byIds = p.orderIds === null ? sql`` : sql`AND order_id = ANY(${p.orderIds}::uuid[])`;
-  const [row] = await sql<{ retried: number; more: boolean }[]>`
-    WITH matching AS MATERIALIZED (
-      SELECT order_id FROM order_ledger
+  return sql.begin(async (tx) => {
+    const candidates = await tx<RetryCandidate[]>`
+      SELECT order_id, status, state, machine_version, snapshot FROM order_ledger
       WHERE status = 'NEEDS_ATTENTION' ${byState} ${byIds}
       ORDER BY created_at, order_id
       LIMIT ${p.limit}
-      FOR UPDATE SKIP LOCKED
-    ), u AS (
-      UPDATE order_ledger l SET
-        status = 'RUNNING',
-        retry_requested_at = now(),
-        run_at = now(),
-        last_error = NULL,
-        revision = l.revision + 1,
-        updated_at = now()
-      FROM matching m
-      WHERE l.order_id = m.order_id AND l.status = 'NEEDS_ATTENTION'
-      RETURNING l.order_id, l.state
-    ), h AS (
-      INSERT INTO saga_history (order_id, event, from_state, to_state, instance_id, detail)
-      SELECT order_id, 'AdminRetry', state, state, ${p.actor}, '{"bulk": true}'::jsonb FROM u
-    ), n AS (
-      SELECT pg_notify('order_events', 'retry:' || order_id::text)
-      FROM (SELECT order_id FROM u LIMIT 1) one
-    )
-    SELECT (SELECT count(*) FROM u)::int AS retried,
-      EXISTS (
+      FOR UPDATE SKIP LOCKED`;
+    const allowed = candidates.filter((c) => p.judge(c).allowed).map((c) => c.order_id);
+    if (allowed.length > 0) await markRetried(tx, allowed, p.actor, { bulk: true });
+    const seen = candidates.map((c) => c.order_id);
+    const [row] = await tx<{ more: boolean }[]>`
+      SELECT EXISTS (
         SELECT 1 FROM order_ledger
         WHERE status = 'NEEDS_ATTENTION' ${byState} ${byIds}
-          AND order_id NOT IN (SELECT order_id FROM matching)
-      ) AS more
-    FROM (SELECT count(*) FROM n) notified`;
-  return { retried: row?.retried ?? 0, more: row?.more ?? false };
+          AND order_id <> ALL(${seen}::uuid[])
+      ) AS more`;
+    return { retried: allowed.length, more: row?.more ?? false };
+  });
 }

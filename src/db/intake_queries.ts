@@ -56,6 +56,8 @@ export interface NewSaga {
   machine_version: string;
   pending: unknown;
   source_event_id: string;
+  /** The event that started it, for the first history row (e.g. OrderPlaced). */
+  event_type: string;
   /** Take the lease at once, so this instance runs it without another claim. */
   claim: boolean;
 }
@@ -74,7 +76,7 @@ export function insertSagas(
     WITH r AS (
       SELECT * FROM jsonb_to_recordset(${tx.json(rows as never)}::jsonb) AS r(
         order_id uuid, state text, snapshot jsonb, machine_version text, pending jsonb,
-        source_event_id bigint, claim boolean)
+        source_event_id bigint, event_type text, claim boolean)
     ), ins AS (
       INSERT INTO order_ledger AS l (order_id, status, state, snapshot, machine_version, pending,
         source_event_id, run_at, lease_owner, lease_until, lease_epoch)
@@ -88,7 +90,8 @@ export function insertSagas(
       RETURNING l.order_id, l.state, l.lease_epoch, l.revision, l.lease_owner IS NOT NULL AS claimed
     ), h AS (
       INSERT INTO saga_history (order_id, event, from_state, to_state, instance_id)
-      SELECT order_id, 'OrderPlaced', NULL, state, ${me} FROM ins
+      SELECT ins.order_id, r.event_type, NULL, ins.state, ${me}
+      FROM ins JOIN r ON r.order_id = ins.order_id
     )
     SELECT order_id, lease_epoch, revision, claimed FROM ins`;
 }
@@ -98,15 +101,20 @@ export interface CancelRequest {
   reason: string;
   /** The operator who asked, for an admin API cancellation; recorded in the history row. */
   requested_by?: string | null;
+  /** The event that asked (e.g. OrderCancellationRequested), named in the history row. */
+  event_type: string;
+  /** The machine versions of the saga type that accepts it: a saga of another type is `foreign`. */
+  versions: string[];
 }
 
 /**
  * What became of a cancellation request: `recorded` on its saga (whatever the
  * saga's status: what it does about it is the machine's decision, when the
  * saga next runs), `busy` (the saga's row is locked by another session right
- * now: nothing written, try again shortly), or `unknown` (no saga yet).
+ * now: nothing written, try again shortly), `unknown` (no saga yet), or
+ * `foreign` (the saga is of a type that does not accept this event).
  */
-export type CancelOutcome = "recorded" | "busy" | "unknown";
+export type CancelOutcome = "recorded" | "busy" | "unknown" | "foreign";
 
 /**
  * Records cancellation requests on their sagas, and makes a running saga that
@@ -116,9 +124,10 @@ export function requestCancels(tx: TransactionSql, rows: CancelRequest[], me: st
   return tx<{ order_id: string; outcome: CancelOutcome; status: string | null }[]>`
     WITH c AS (
       SELECT DISTINCT ON (order_id) * FROM jsonb_to_recordset(${tx.json(rows as never)}::jsonb)
-        AS c(order_id uuid, reason text, requested_by text)
+        AS c(order_id uuid, reason text, requested_by text, event_type text, versions jsonb)
     ), locked AS MATERIALIZED (
       SELECT l.order_id FROM order_ledger l JOIN c ON c.order_id = l.order_id
+      WHERE c.versions ? l.machine_version
       FOR UPDATE OF l SKIP LOCKED
     ), u AS (
       UPDATE order_ledger l SET
@@ -130,17 +139,19 @@ export function requestCancels(tx: TransactionSql, rows: CancelRequest[], me: st
           THEN now() ELSE l.updated_at END
       FROM c JOIN locked ON locked.order_id = c.order_id
       WHERE l.order_id = c.order_id
-      RETURNING l.order_id, l.status, l.state, c.reason, c.requested_by
+      RETURNING l.order_id, l.status, l.state, c.reason, c.requested_by, c.event_type
     ), h AS (
       INSERT INTO saga_history (order_id, event, from_state, to_state, instance_id, detail)
-      SELECT order_id, 'OrderCancellationRequested', state, state, ${me},
+      SELECT order_id, event_type, state, state, ${me},
         jsonb_strip_nulls(jsonb_build_object('reason', reason, 'status', status,
           'requested_by', requested_by))
       FROM u
     )
     SELECT c.order_id,
       CASE WHEN u.order_id IS NOT NULL THEN 'recorded'
-        WHEN EXISTS (SELECT 1 FROM order_ledger l WHERE l.order_id = c.order_id) THEN 'busy'
+        WHEN EXISTS (SELECT 1 FROM order_ledger l
+          WHERE l.order_id = c.order_id AND c.versions ? l.machine_version) THEN 'busy'
+        WHEN EXISTS (SELECT 1 FROM order_ledger l WHERE l.order_id = c.order_id) THEN 'foreign'
         ELSE 'unknown' END AS outcome,
       u.status
     FROM c LEFT JOIN u ON u.order_id = c.order_id`;

@@ -1,7 +1,8 @@
 // Intake: outbox events become saga state, one batch per transaction.
 //
-// Claim a batch (FOR UPDATE SKIP LOCKED), validate, insert new sagas (a
-// duplicate OrderPlaced is a no-op), record cancellation requests, and settle
+// Claim a batch (FOR UPDATE SKIP LOCKED), validate, insert a new saga for each
+// event that starts one (of whichever saga type starts on its event_type; a
+// duplicate is a no-op), record cancellation requests on existing sagas, and settle
 // every event (PROCESSED / DEAD / deferred) — all in the same transaction, so
 // an event is applied exactly when it is marked. Intake never waits on HTTP
 // and never needs a saga's lease.
@@ -36,8 +37,8 @@ import { isEventFault } from "../db/errors.ts";
 import { validateEvent } from "./validate.ts";
 import { crashPoint } from "../crash_points.ts";
 import { persistable, startSaga, stateName } from "./saga_state.ts";
-import { currentSagaVersion, sagaMachine } from "../../machines/registry.ts";
-import type { RetryBudget } from "../../machines/order_saga.ts";
+import { currentVersion, sagaVersion, sagaVersions } from "../../machines/registry.ts";
+import type { RetryBudget, SagaDefinition } from "../../machines/saga_definition.ts";
 
 export interface IntakeOptions {
   sql: Sql;
@@ -62,6 +63,14 @@ export interface IntakeResult {
   claimed: ClaimedSaga[];
 }
 
+/** Every registered version of `definition`: its sagas, whichever version they started on. */
+function registeredVersionsOf(definition: SagaDefinition): string[] {
+  return sagaVersions().filter((v) => sagaVersion(v)?.definition.name === definition.name);
+}
+
+const sagaTypeName = (versions: string[]) =>
+  sagaVersion(versions[0] ?? "")?.definition.name ?? "known";
+
 /** Delay before a cancellation for a saga that does not exist yet is retried. */
 const UNKNOWN_ORDER_RETRY_MS = 1000;
 /** Delay before a cancellation whose saga row was locked elsewhere is tried again. */
@@ -80,8 +89,6 @@ async function applyBatch(
   events: OutboxRow[],
   opts: IntakeOptions,
 ): Promise<IntakeResult> {
-  const version = currentSagaVersion();
-  const machine = sagaMachine(version)!;
   const settle = new Map<string, EventDisposition>();
   const newSagas = new Map<string, NewSaga>();
   const cancels: Array<CancelRequest & { eventId: string }> = [];
@@ -100,28 +107,31 @@ async function applyBatch(
   for (const ev of events) {
     try {
       const valid = validateEvent(ev.event_type, ev.order_id, ev.payload);
-      if (valid.type === "OrderPlaced") {
+      if (valid.kind === "start") {
         settle.set(ev.id, processed(ev.id));
         placed++;
-        if (newSagas.has(valid.order.orderId)) continue; // duplicate within the batch
-        const { snapshot, pending } = startSaga(machine, {
-          order: valid.order,
-          budget: opts.budget,
-        });
-        newSagas.set(valid.order.orderId, {
-          order_id: valid.order.orderId,
+        if (newSagas.has(valid.sagaId)) continue; // duplicate within the batch
+        const version = currentVersion(valid.definition);
+        const machine = sagaVersion(version)!.machine;
+        const input = valid.definition.start.input(valid.payload as never, { budget: opts.budget });
+        const { snapshot, pending } = startSaga(machine, input);
+        newSagas.set(valid.sagaId, {
+          order_id: valid.sagaId,
           state: stateName(snapshot.value),
           snapshot: persistable(machine, snapshot),
           machine_version: version,
           pending,
           source_event_id: ev.id,
+          event_type: ev.event_type,
           claim: free-- > 0,
         });
       } else {
         cancels.push({
-          order_id: valid.orderId,
+          order_id: valid.sagaId,
           reason: valid.reason,
           requested_by: valid.requestedBy,
+          event_type: ev.event_type,
+          versions: registeredVersionsOf(valid.definition),
           eventId: ev.id,
         });
       }
@@ -178,6 +188,17 @@ async function applyBatch(
           delay_ms: BUSY_ROW_RETRY_MS,
           counts: false,
         });
+      } else if (found?.outcome === "foreign") {
+        settle.set(c.eventId, {
+          id: c.eventId,
+          status: "DEAD",
+          error: `the saga of order "${c.order_id}" is not a ${
+            sagaTypeName(c.versions)
+          } saga, which ${c.event_type} is for`,
+          delay_ms: 0,
+          counts: true,
+        });
+        result.dead++;
       } else if (ev.attempts + 1 >= opts.maxAttempts) {
         settle.set(c.eventId, {
           id: c.eventId,
@@ -188,7 +209,7 @@ async function applyBatch(
         });
         result.dead++;
       } else {
-        // Its OrderPlaced may be in another instance's batch right now.
+        // The event that starts its saga may be in another instance's batch right now.
         settle.set(c.eventId, {
           id: c.eventId,
           status: "PENDING",

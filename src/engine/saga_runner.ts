@@ -18,8 +18,8 @@ import type { Sql } from "../db/client.ts";
 import type { ClaimedSaga } from "../db/claims.ts";
 import { parkSaga, type Persisted, type Transition } from "../db/transitions.ts";
 import type { Logger } from "../log.ts";
-import { sagaMachine } from "../../machines/registry.ts";
-import type { StepInput, StepOutput } from "../../machines/order_types.ts";
+import { sagaVersion } from "../../machines/registry.ts";
+import type { StepOutput } from "../../machines/saga_definition.ts";
 import { SnapshotError } from "../errors.ts";
 import { crashPoint } from "../crash_points.ts";
 import { invokeInput, pureTransition } from "./pure_transition.ts";
@@ -32,8 +32,17 @@ import {
   type SagaSnapshot,
   stateName,
   statePath,
-  statusOf,
 } from "./saga_state.ts";
+
+/** One call of a step: which saga (its id is the Idempotency-Key's first half), which step, with what. */
+export interface StepCall {
+  orderId: string;
+  /** The saga's machine_version: its definition declares the step. */
+  version: string;
+  step: string;
+  /** The invoke's input, as the machine computed it. */
+  input: unknown;
+}
 
 /** The work a saga waits for: a step to call, or a timer with its deadline (epoch ms). */
 export type Work =
@@ -46,7 +55,7 @@ export type Work =
  * before that change still carry it).
  */
 export type StoredWork =
-  | Omit<Extract<Work, { kind: "step" }>, "input"> & { input?: StepInput }
+  | Omit<Extract<Work, { kind: "step" }>, "input"> & { input?: unknown }
   | Extract<Work, { kind: "timer" }>;
 
 /** What one persisted transition looked like, for metrics, traces and the inspector. */
@@ -79,7 +88,7 @@ export interface RunnerDeps {
   write(t: Transition, signal?: AbortSignal): Promise<Persisted | null>;
   logger: Logger;
   instanceId: string;
-  execute(input: StepInput, attempt: number, signal: AbortSignal): Promise<StepOutput>;
+  execute(call: StepCall, attempt: number, signal: AbortSignal): Promise<StepOutput>;
   /** Ask the supervisor to wake up at this time (a retry deadline, on the database's clock). */
   wakeAt(at: number): void;
   /** True once shutdown began: finish the step in flight, start no new one. */
@@ -126,15 +135,17 @@ async function runTurns(
 ): Promise<void> {
   const now = deps.now ?? Date.now;
   const log = deps.logger.child({ order_id: row.order_id });
-  const machine = sagaMachine(row.machine_version);
+  const version = sagaVersion(row.machine_version);
   let snap: SagaSnapshot;
   try {
-    if (!machine) throw new SnapshotError(`unknown machine_version "${row.machine_version}"`);
-    snap = restoreSnapshot(machine, row.snapshot);
+    if (!version) throw new SnapshotError(`unknown machine_version "${row.machine_version}"`);
+    snap = restoreSnapshot(version, row.snapshot);
   } catch (err) {
     await park(row, deps, log, String((err as Error).message), "unknown");
     return;
   }
+  const { machine, definition } = version!;
+  const statusOf = (s: SagaSnapshot) => definition.statusOf(s);
 
   let epochRevision = { epoch: row.lease_epoch, revision: row.revision };
   let pending: Work | StoredWork | null = row.pending as StoredWork | null;
@@ -164,11 +175,11 @@ async function runTurns(
     } else if (status !== "RUNNING") {
       return await release(snap, pending);
     } else if (
-      cancel.requested && !cancelHandled && !inDoubt && snap.context.cancelReason === null &&
-      snap.can({ type: "CANCEL", reason: cancel.reason })
+      cancel.requested && !cancelHandled && !inDoubt && !definition.cancel.taken(snap) &&
+      snap.can(definition.cancel.event(cancel.reason))
     ) {
-      event = { type: "CANCEL", reason: cancel.reason };
-      historyEvent = "CANCEL";
+      event = definition.cancel.event(cancel.reason);
+      historyEvent = event.type;
       detail = { reason: cancel.reason };
       cancelHandled = true;
     } else if (pending?.kind === "timer") {
@@ -191,8 +202,12 @@ async function runTurns(
         try {
           crashPoint(`before_call:${pending.step}`);
           // Resumed from the ledger, the step's input is computed again from the snapshot.
-          const input = pending.input ?? invokeInput(snap as never, pending.invokeId) as StepInput;
-          out = await deps.execute(input, snap.context.attempts, signal);
+          const input = pending.input ?? invokeInput(snap as never, pending.invokeId);
+          out = await deps.execute(
+            { orderId: row.order_id, version: row.machine_version, step: pending.step, input },
+            definition.attempts(snap),
+            signal,
+          );
           crashPoint(`after_call:${pending.step}`);
         } catch (err) {
           if (signal.aborted) return; // lease lost or hard shutdown: someone resumes it
@@ -239,7 +254,7 @@ async function runTurns(
       await park(row, deps, log, why, stateName(snap.value));
       return;
     }
-    const [next, actions] = pureTransition(machine!, snap as never, event);
+    const [next, actions] = pureTransition(machine, snap as never, event);
     let nextPending: Work | StoredWork | null = toWork(pendingFrom(actions), now());
     // A targetless transition (a cancellation noted during the capture) keeps the work it had.
     if (!nextPending && statePath(next.value) === statePath(snap.value)) nextPending = pending;
@@ -247,7 +262,7 @@ async function runTurns(
     const leaving = nextStatus !== "RUNNING" || nextPending?.kind === "timer";
     const from = statePath(snap.value);
     const to = statePath(next.value);
-    const persistedNext = persistable(machine!, next);
+    const persistedNext = persistable(machine, next);
 
     const result = await persist({
       orderId: row.order_id,
@@ -333,7 +348,7 @@ async function runTurns(
       me: deps.instanceId,
       epoch: epochRevision.epoch,
       revision: epochRevision.revision,
-      snapshot: persistable(machine!, s),
+      snapshot: persistable(machine, s),
       state: stateName(s.value),
       status: statusOf(s),
       pending: stored(p),

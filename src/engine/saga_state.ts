@@ -1,21 +1,20 @@
-// Pure helpers between XState snapshots and ledger rows: restore, status,
-// state names, and the pending work a transition asks for. The runner never
-// lets XState run effects itself: an invoke becomes a step to execute, an
-// `after` becomes a deadline stored in PostgreSQL.
-import type { AnyMachineSnapshot } from "xstate";
-import type { OrderSagaMachine, SagaContext, SagaInput } from "../../machines/order_saga.ts";
-import type { StepInput, StepName } from "../../machines/order_types.ts";
+// Pure helpers between XState snapshots and ledger rows: restore, state
+// names, and the pending work a transition asks for. The runner never lets
+// XState run effects itself: an invoke becomes a step to execute, an `after`
+// becomes a deadline stored in PostgreSQL. What a snapshot means (its ledger
+// status, what an operator may do) is its definition's to say (machines/).
+import type { AnyMachineSnapshot, AnyStateMachine } from "xstate";
+import type { LedgerStatus } from "../../machines/saga_definition.ts";
 import { SnapshotError } from "../errors.ts";
 import { pureInitialTransition } from "./pure_transition.ts";
-import { snapshotUpgrade } from "../../machines/registry.ts";
+import type { RegisteredVersion } from "../../machines/registry.ts";
 
-export type SagaSnapshot = ReturnType<OrderSagaMachine["resolveState"]>;
+export type SagaSnapshot = AnyMachineSnapshot;
+export type { LedgerStatus };
 
 export type Pending =
-  | { kind: "step"; step: StepName; invokeId: string; input: StepInput }
+  | { kind: "step"; step: string; invokeId: string; input: unknown }
   | { kind: "timer"; event: { type: string }; delayMs: number };
-
-export type LedgerStatus = "RUNNING" | "COMPLETED" | "CANCELLED" | "NEEDS_ATTENTION";
 
 interface ExecutableAction {
   type: string;
@@ -27,12 +26,7 @@ export function pendingFrom(actions: readonly ExecutableAction[]): Pending | nul
   for (const a of actions) {
     const p = a.params as Record<string, unknown> | undefined;
     if (a.type === "xstate.spawnChild" && p && typeof p.src === "string") {
-      return {
-        kind: "step",
-        step: p.src as StepName,
-        invokeId: String(p.id),
-        input: p.input as StepInput,
-      };
+      return { kind: "step", step: p.src, invokeId: String(p.id), input: p.input };
     }
     if (a.type === "xstate.raise" && p && typeof p.delay === "number") {
       return { kind: "timer", event: p.event as { type: string }, delayMs: p.delay };
@@ -41,26 +35,26 @@ export function pendingFrom(actions: readonly ExecutableAction[]): Pending | nul
   return null;
 }
 
-export function startSaga(machine: OrderSagaMachine, input: SagaInput) {
+export function startSaga(machine: AnyStateMachine, input: unknown) {
   const [snapshot, actions] = pureInitialTransition(machine, input);
-  return { snapshot, pending: pendingFrom(actions) };
+  return { snapshot: snapshot as SagaSnapshot, pending: pendingFrom(actions) };
 }
 
 /**
  * Rebuilds a snapshot from its persisted form, upgraded first where its
- * version says how (registry.ts). `resolveState` validates the
- * state value against this machine version and throws on a state that does
- * not exist, instead of producing an actor that errors later.
+ * version says how (its definition). `resolveState` validates the state value
+ * against this machine version and throws on a state that does not exist,
+ * instead of producing an actor that errors later.
  */
 export function restoreSnapshot(
-  machine: OrderSagaMachine,
+  version: Pick<RegisteredVersion, "machine" | "upgrade">,
   persisted: { value: unknown; context: unknown },
 ): SagaSnapshot {
   try {
-    const upgraded = snapshotUpgrade(machine)?.(persisted) ?? persisted;
-    return machine.resolveState({
+    const upgraded = version.upgrade?.(persisted) ?? persisted;
+    return version.machine.resolveState({
       value: upgraded.value as never,
-      context: upgraded.context as SagaContext,
+      context: upgraded.context as never,
     });
   } catch (err) {
     throw new SnapshotError(`Snapshot does not load: ${(err as Error).message}`, { cause: err });
@@ -75,7 +69,7 @@ export function restoreSnapshot(
  * XState's own serialisation (test/engine/pure_transition_test.ts checks the
  * two agree on every edge of the saga graph).
  */
-export function persistable(machine: OrderSagaMachine, snapshot: AnyMachineSnapshot): unknown {
+export function persistable(machine: AnyStateMachine, snapshot: AnyMachineSnapshot): unknown {
   const { status, output, error, value, historyValue, context } = snapshot;
   if (historyValue && Object.keys(historyValue).length > 0) {
     const p = machine.getPersistedSnapshot(snapshot as never) as Record<string, unknown>;
@@ -99,27 +93,24 @@ export function stateName(value: unknown): string {
 
 /**
  * The ledger statuses a saga in top-level state `state` can have: a final
- * state's one status, or RUNNING and NEEDS_ATTENTION for any other (a saga
- * parked by an unexpected error keeps the state it was in). Lets a listing
- * filtered by state read only the rows that can match, not every finished one.
+ * state's one status (its definition says which), or RUNNING and
+ * NEEDS_ATTENTION for any other (a saga parked by an unexpected error keeps
+ * the state it was in). Lets a listing filtered by state read only the rows
+ * that can match, not every finished one.
  */
 export function statusesInState(
   state: string,
-  machines: readonly OrderSagaMachine[],
+  versions: readonly Pick<RegisteredVersion, "definition" | "machine">[],
 ): LedgerStatus[] {
   const found = new Set<LedgerStatus>();
-  for (const machine of machines) {
+  let other = false;
+  for (const { definition, machine } of versions) {
     const node = (machine.root.states as Record<string, { type?: string } | undefined>)[state];
     if (node?.type === "final") {
-      found.add(statusOf({ status: "done", value: state } as AnyMachineSnapshot));
-    }
+      found.add(definition.statusOf({ status: "done", value: state } as AnyMachineSnapshot));
+    } else if (node) other = true;
   }
-  return found.size > 0 ? [...found] : ["RUNNING", "NEEDS_ATTENTION"];
-}
-
-export function statusOf(snapshot: AnyMachineSnapshot): LedgerStatus {
-  const name = stateName(snapshot.value);
-  if (snapshot.status === "done") return name === "cancelled" ? "CANCELLED" : "COMPLETED";
-  if (name === "needsAttention") return "NEEDS_ATTENTION";
-  return "RUNNING";
+  const unfinished: LedgerStatus[] = ["RUNNING", "NEEDS_ATTENTION"];
+  if (found.size === 0 || other) return [...new Set([...found, ...unfinished])];
+  return [...found];
 }

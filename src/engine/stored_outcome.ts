@@ -4,7 +4,7 @@
 // snapshot from it exactly), and saga_step keeps the one copy of the body,
 // capped: enough for an operator to find a capture or reservation id, never
 // a downstream service's whole answer.
-import type { StepOutput } from "../../machines/order_types.ts";
+import type { StepOutput } from "../../machines/saga_definition.ts";
 
 /** A response body larger than this (as JSON) is stored as a note of its size. */
 export const MAX_STORED_BODY_BYTES = 1024;

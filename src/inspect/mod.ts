@@ -16,10 +16,9 @@ import type {
 } from "xstate";
 import type { Logger } from "../log.ts";
 import type { SagaHooks, TransitionInfo } from "../engine/saga_runner.ts";
-import { sagaMachine } from "../../machines/registry.ts";
-import type { OrderData } from "../../machines/order_types.ts";
+import { sagaVersion } from "../../machines/registry.ts";
 import { inspected, type SagaFrame, stateValue, transitionFrames } from "./frames.ts";
-import { sanitizeContext, sanitizeEvent, scrub, sensitiveValues } from "./sanitize.ts";
+import { sanitizeContext, sanitizeEvent, scrub } from "./sanitize.ts";
 import { createSocketAdapter } from "./socket.ts";
 
 export interface InspectionOptions {
@@ -34,7 +33,7 @@ export interface Inspection {
   /** Pass to the supervisor's createActor (OrchestratorDeps.inspect). */
   inspect: Observer<InspectionEvent>;
   hooks: Required<Pick<SagaHooks, "onTransition">>;
-  /** Sends one frame of a saga (the replay tool); the order names the data to scrub. */
+  /** Sends one frame of a saga (the replay tool); `secrets` are the strings to scrub. */
   sendSaga(saga: SagaRef, frame: SagaFrame): void;
   /** Resolves true once the relay is connected, false if not within `timeoutMs`. */
   ready(timeoutMs: number): Promise<boolean>;
@@ -44,7 +43,8 @@ export interface Inspection {
 export interface SagaRef {
   orderId: string;
   machine: AnyStateMachine | undefined;
-  order: Partial<OrderData> | undefined;
+  /** Strings to redact wherever they appear (the definition's `privacy.secrets`). */
+  secrets: readonly string[];
 }
 
 /** The actor id a saga has in the inspector. */
@@ -59,9 +59,9 @@ export function createInspection(opts: InspectionOptions): Inspection {
   let supervisor: { sessionId: string } | undefined;
   let failed = false;
 
-  function sendSaga({ orderId, machine, order }: SagaRef, raw: SagaFrame) {
+  function sendSaga({ orderId, machine, secrets }: SagaRef, raw: SagaFrame) {
     const sessionId = sagaSessionId(orderId);
-    const frame = scrub(raw, sensitiveValues(order));
+    const frame = scrub(raw, secrets);
     if (frame.type === "@xstate.actor") {
       // The inspector reads the definition from `logic.config` and the parent
       // from `_parent`, as it would on a live actor.
@@ -75,11 +75,12 @@ export function createInspection(opts: InspectionOptions): Inspection {
   }
 
   function onTransition(info: TransitionInfo) {
-    const snapshot = info.snapshot as { status?: string; context?: { order?: OrderData } };
+    const snapshot = info.snapshot as { status?: string; context?: unknown };
+    const version = sagaVersion(info.machineVersion);
     const saga = {
       orderId: info.orderId,
-      machine: sagaMachine(info.machineVersion),
-      order: snapshot.context?.order,
+      machine: version?.machine,
+      secrets: version?.definition.privacy?.secrets(snapshot.context) ?? [],
     };
     const frames: SagaFrame[] = [];
     if (!tracked.has(info.orderId)) {

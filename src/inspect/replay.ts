@@ -1,12 +1,12 @@
-// Replays a finished or parked saga from what PostgreSQL kept: its input (the
-// order and retry budget, both in the final snapshot's context) and the
+// Replays a finished or parked saga from what PostgreSQL kept: its input (its
+// definition recovers it from the final snapshot's context) and the
 // XState event each history row applied (`saga_history.detail.event`). The
 // pure `transition()` recomputes every snapshot, so the inspector shows the
 // run exactly as the runner made it. Rows without an event (OrderPlaced,
 // released, operator requests, errors) changed nothing in the machine.
 import { transition } from "xstate";
-import type { AnyEventObject } from "xstate";
-import type { OrderSagaMachine, SagaInput } from "../../machines/order_saga.ts";
+import type { AnyEventObject, AnyStateMachine } from "xstate";
+import type { SagaDefinition } from "../../machines/saga_definition.ts";
 import { type SagaSnapshot, startSaga, statePath } from "../engine/saga_state.ts";
 import { inspected, type SagaFrame, transitionFrames } from "./frames.ts";
 
@@ -24,19 +24,15 @@ export interface Replay {
   divergences: string[];
 }
 
-/** The saga's input, recovered from any of its persisted snapshots. */
-export function inputFrom(snapshot: unknown): SagaInput {
-  const context = (snapshot as { context?: Partial<SagaInput> } | null)?.context;
-  if (!context?.order || !context.budget) {
-    throw new TypeError("Snapshot has no context.order and context.budget to replay from");
-  }
-  return { order: context.order, budget: context.budget };
+/** The saga's input, recovered by its definition from any of its persisted snapshots. */
+export function inputFrom(definition: SagaDefinition, snapshot: unknown): unknown {
+  return definition.start.inputFromContext((snapshot as { context?: unknown } | null)?.context);
 }
 
 export function replayFrames(
   rows: readonly HistoryRow[],
-  machine: OrderSagaMachine,
-  input: SagaInput,
+  machine: AnyStateMachine,
+  input: unknown,
 ): Replay {
   let snap: SagaSnapshot = startSaga(machine, input).snapshot;
   const frames: SagaFrame[] = [{ type: "@xstate.actor", snapshot: inspected(snap) }];

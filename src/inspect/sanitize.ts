@@ -1,10 +1,11 @@
 // What the Stately inspector may see of a saga. Frames leave the process (to
-// a relay and a browser), so customer data is stripped twice: by shape (the
-// order keeps only orderId, totalCents and currency; step outputs lose their
-// response bodies; step inputs are dropped) and by value (any string that
-// contains the order's customer id, authorization id or a SKU is redacted,
-// wherever a downstream error message may have echoed it).
-import type { OrderData } from "../../machines/order_types.ts";
+// a relay and a browser), so customer data is stripped twice: by shape (each
+// saga definition's `privacy.context` says what of its context may be seen,
+// e.g. the order keeps only orderId, totalCents and currency; step outputs
+// lose their response bodies; step inputs are dropped) and by value (any
+// string that contains one of the definition's `privacy.secrets`, such as a
+// customer id, is redacted, wherever a downstream error message may have echoed it).
+import { sagaDefinitions } from "../../machines/registry.ts";
 
 export const REDACTED = "[redacted]";
 
@@ -12,22 +13,15 @@ type Obj = Record<string, unknown>;
 
 const isObject = (v: unknown): v is Obj => typeof v === "object" && v !== null && !Array.isArray(v);
 
-/** The order fields an operator needs to recognise a saga, and nothing else. */
-function safeOrder(order: unknown): unknown {
-  if (!isObject(order)) return order;
-  const { orderId, totalCents, currency } = order;
-  return { orderId, totalCents, currency };
-}
-
-/** A machine context with the order reduced; other actors' contexts pass through. */
+/** A context as every saga definition's privacy rule reduces it (other actors' pass through). */
 export function sanitizeContext<T>(context: T): T {
   if (!isObject(context)) return context;
-  const out: Obj = { ...context };
-  if ("order" in out) out.order = safeOrder(out.order);
+  let out: unknown = { ...context };
+  for (const d of sagaDefinitions()) out = d.privacy?.context(out) ?? out;
   return out as T;
 }
 
-/** An event without response bodies, step inputs or an embedded order. */
+/** An event without response bodies, step inputs or customer data. */
 export function sanitizeEvent<T>(event: T): T {
   if (!isObject(event)) return event;
   const out: Obj = { ...event };
@@ -36,19 +30,7 @@ export function sanitizeEvent<T>(event: T): T {
     out.output = rest;
   }
   delete out.input;
-  if ("order" in out) out.order = safeOrder(out.order);
-  return out as T;
-}
-
-/** The strings that identify a customer or a payment in this order. */
-export function sensitiveValues(order: Partial<OrderData> | undefined): string[] {
-  if (!order) return [];
-  const values = [
-    order.customerId,
-    order.authorizationId,
-    ...(order.items ?? []).map((i) => i?.sku),
-  ];
-  return values.filter((v): v is string => typeof v === "string" && v.length > 0);
+  return sanitizeContext(out) as T;
 }
 
 /** `value` with every string containing one of `secrets` replaced by REDACTED. */

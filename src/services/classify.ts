@@ -1,7 +1,9 @@
 // Turns a downstream HTTP response into a step outcome. Pure: the
-// caller supplies the clock, and the retry delay is chosen elsewhere.
+// caller supplies the clock, and the retry delay is chosen elsewhere. The
+// default reading is the downstream contract's; a step declares in its saga
+// definition where its answers differ (a compensation's 404 is "done").
 
-import { COMPENSATION_STEPS, type StepName } from "../../machines/order_types.ts";
+import type { Classification, StepDefinition } from "../../machines/saga_definition.ts";
 
 /** A step outcome before a retry delay is chosen; transient ones carry the server's hint. */
 export type ClassifiedResponse =
@@ -12,17 +14,16 @@ export type ClassifiedResponse =
 const MAX_REASON_LENGTH = 200;
 
 export function classifyResponse(
-  step: StepName,
+  step: Pick<StepDefinition, "classify">,
   status: number,
   body: unknown,
   /** The Retry-After header, if any. */
   retryAfter: string | null | undefined,
   nowMs: number,
 ): ClassifiedResponse {
-  if (status >= 200 && status <= 299) return withBody({ outcome: "ok", status }, body);
-  // A compensation that finds nothing to undo has reached the state it wanted.
-  if (status === 404 && isCompensation(step)) return withBody({ outcome: "ok", status }, body);
-  if (status >= 400 && status <= 499 && status !== 408 && status !== 429) {
+  const outcome = step.classify?.(status, body) ?? defaultClassification(status);
+  if (outcome === "ok") return withBody({ outcome: "ok", status }, body);
+  if (outcome === "rejected") {
     return withBody({ outcome: "rejected", status, reason: rejectionReason(status, body) }, body);
   }
   // 408, 429, 5xx, and anything unexpected (redirects are not followed): a
@@ -36,8 +37,11 @@ export function classifyResponse(
     : { outcome: "transient", status, reason, retryAfterMs };
 }
 
-function isCompensation(step: StepName): boolean {
-  return (COMPENSATION_STEPS as readonly string[]).includes(step);
+/** 2xx ok; 4xx but 408 and 429 a business rejection (never retried); anything else transient. */
+export function defaultClassification(status: number): Classification {
+  if (status >= 200 && status <= 299) return "ok";
+  if (status >= 400 && status <= 499 && status !== 408 && status !== 429) return "rejected";
+  return "transient";
 }
 
 function withBody<T extends object>(result: T, body: unknown): T & { body?: unknown } {

@@ -12,14 +12,23 @@ import {
   SpanStatusCode,
   trace,
 } from "@opentelemetry/api";
-import type { StepInput, StepOutput } from "../../machines/order_types.ts";
+import type { SagaDefinition, StepDefinition, StepOutput } from "../../machines/saga_definition.ts";
 import { retryDelayMs, type RetryPolicy } from "./backoff.ts";
 import { type ClassifiedResponse, classifyResponse } from "./classify.ts";
 import { decodeBody, MAX_BODY_BYTES } from "./read_body.ts";
 import { RequestTimeoutError, send } from "./http_transport.ts";
 import { buildStepRequest, type ServiceUrls, type StepRequest } from "./step_requests.ts";
 
+/** One call of a step: which saga, which step, with the input its machine computed. */
+export interface StepCall {
+  orderId: string;
+  step: string;
+  input: unknown;
+}
+
 export interface CallStepOptions {
+  /** Declares the step: its service, request and classification. */
+  definition: SagaDefinition;
   urls: ServiceUrls;
   /** Whole attempt, headers and body included. */
   timeoutMs: number;
@@ -37,24 +46,26 @@ type Attempt = ClassifiedResponse | { outcome: "transient"; reason: string; retr
 const MAX_ERROR_LENGTH = 200;
 
 /**
- * One attempt of `input.step`. Resolves with the outcome for every HTTP-level
+ * One attempt of `call.step`. Resolves with the outcome for every HTTP-level
  * problem (status, timeout, refused connection); rejects only with the
  * caller's abort reason.
  */
-export async function callStep(input: StepInput, opts: CallStepOptions): Promise<StepOutput> {
+export async function callStep(call: StepCall, opts: CallStepOptions): Promise<StepOutput> {
   opts.signal?.throwIfAborted();
-  const request = buildStepRequest(input, opts.urls);
-  const span = trace.getTracer("orchestrator").startSpan(`HTTP ${request.method} ${input.step}`, {
+  const step = opts.definition.steps[call.step];
+  if (!step) throw new TypeError(`saga "${opts.definition.name}" has no step "${call.step}"`);
+  const request = buildStepRequest(step, call.input, opts.urls);
+  const span = trace.getTracer("orchestrator").startSpan(`HTTP ${request.method} ${call.step}`, {
     kind: SpanKind.CLIENT,
     attributes: {
       "http.request.method": request.method,
       "url.full": request.url,
-      "saga.step": input.step,
-      "saga.order_id": input.order.orderId,
+      "saga.step": call.step,
+      "saga.order_id": call.orderId,
     },
   });
   try {
-    const result = await attempt(input, request, span, opts);
+    const result = await attempt(call, step, request, span, opts);
     if (result.outcome !== "ok") {
       span.setStatus({ code: SpanStatusCode.ERROR, message: result.reason });
     }
@@ -70,7 +81,8 @@ export async function callStep(input: StepInput, opts: CallStepOptions): Promise
 }
 
 async function attempt(
-  input: StepInput,
+  call: StepCall,
+  step: StepDefinition,
   request: StepRequest,
   span: Span,
   opts: CallStepOptions,
@@ -80,7 +92,7 @@ async function attempt(
     "content-type": "application/json",
     accept: "application/json",
     // The service deduplicates on this: identical on every attempt, instance and restart.
-    "Idempotency-Key": `${input.order.orderId}:${input.step}`,
+    "Idempotency-Key": `${call.orderId}:${call.step}`,
   };
   injectTraceContext(spanContext, span, headers);
   try {
@@ -97,7 +109,7 @@ async function attempt(
       }));
     span.setAttribute("http.response.status_code", response.status);
     const result = classifyResponse(
-      input.step,
+      step,
       response.status,
       decodeBody(response.bytes),
       response.header("retry-after"),

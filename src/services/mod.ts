@@ -1,12 +1,16 @@
 // The downstream step client: what the step executor needs, nothing more.
 
-export { callStep, type CallStepOptions } from "./http_client.ts";
+export { callStep, type CallStepOptions, type StepCall } from "./http_client.ts";
 export { retryDelayMs, type RetryPolicy } from "./backoff.ts";
-export { type ClassifiedResponse, classifyResponse, parseRetryAfter } from "./classify.ts";
+export {
+  type ClassifiedResponse,
+  classifyResponse,
+  defaultClassification,
+  parseRetryAfter,
+} from "./classify.ts";
 export {
   buildStepRequest,
   type ServiceName,
-  serviceOf,
   type ServiceUrls,
   type StepRequest,
 } from "./step_requests.ts";

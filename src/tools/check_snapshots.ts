@@ -4,7 +4,7 @@
 // a release that changes machines/: a saga that no longer loads would be
 // parked at its next step. Exits 1 and lists what fails.
 import type { Sql } from "../db/client.ts";
-import { sagaMachine } from "../../machines/registry.ts";
+import { sagaVersion } from "../../machines/registry.ts";
 import { restoreSnapshot, statePath } from "../engine/saga_state.ts";
 import { listUnfinishedSagas } from "../db/tool_queries.ts";
 
@@ -30,19 +30,20 @@ export async function checkSnapshots(
           state: row.state,
           reason,
         });
-      const machine = sagaMachine(row.machine_version);
-      if (!machine) {
+      const version = sagaVersion(row.machine_version);
+      if (!version) {
         problem(`machine version "${row.machine_version}" is not registered`);
         continue;
       }
       let path: string;
       try {
-        path = statePath(restoreSnapshot(machine, row.snapshot).value);
+        path = statePath(restoreSnapshot(version, row.snapshot).value);
       } catch (err) {
         problem((err as Error).message);
         continue;
       }
       const pending = row.pending as { kind?: string; step?: string; invokeId?: string } | null;
+      const { machine } = version;
       const node = machine.getStateNodeById(`${machine.id}.${path}`) as unknown as {
         invoke: Array<{ src: unknown; id: string }>;
         after: unknown[];

@@ -7,7 +7,7 @@ import process from "node:process";
 import { parseArgs } from "node:util";
 import { createSql } from "../db/client.ts";
 import { createLogger, flushLogger } from "../log.ts";
-import { sagaMachine } from "../../machines/registry.ts";
+import { sagaVersion } from "../../machines/registry.ts";
 import { loadSagaForReplay } from "../inspect/history_source.ts";
 import { createInspection } from "../inspect/mod.ts";
 import { inputFrom, replayFrames } from "../inspect/replay.ts";
@@ -37,10 +37,11 @@ const saga = await loadSagaForReplay(sql, orderId.toLowerCase())
   .catch((err) => fail(`Could not read the saga: ${(err as Error).message}`))
   .finally(() => sql.end({ timeout: 2 }));
 if (!saga) fail(`No saga "${orderId}" in the ledger`);
-const machine = sagaMachine(saga.machine_version);
-if (!machine) fail(`Machine version "${saga.machine_version}" is not registered in this release`);
+const version = sagaVersion(saga.machine_version);
+if (!version) fail(`Machine version "${saga.machine_version}" is not registered in this release`);
 
-const input = inputFrom(saga.snapshot);
+const { machine, definition } = version;
+const input = inputFrom(definition, saga.snapshot);
 const replay = replayFrames(saga.history, machine, input);
 for (const d of replay.divergences) complain(`Warning: ${d}`);
 
@@ -50,7 +51,8 @@ if (!(await inspection.ready(5_000))) {
   await inspection.stop();
   fail(`Inspector relay not reachable at ${url}: start it with \`deno task inspect-relay\``);
 }
-const ref = { orderId: saga.order_id, machine, order: input.order };
+const secrets = definition.privacy?.secrets((saga.snapshot as { context?: unknown }).context) ?? [];
+const ref = { orderId: saga.order_id, machine, secrets };
 for (const frame of replay.frames) {
   inspection.sendSaga(ref, frame);
   // Pace by transition: an event frame starts the next step of the run.

@@ -25,7 +25,8 @@ Commands:
   retry <order_id> <order_id>… | --state X
                          resume many parked sagas at once (by ids, by state, or both)
   cancel <order_id> [--reason R]
-                         cancel a saga whose payment capture was not attempted yet
+                         cancel a saga its saga type still lets be cancelled
+                         (an order: no payment capture attempted yet)
   outbox [--status S] [--limit N] [--cursor C]
                          outbox events, newest first (S: PENDING, PROCESSED, DEAD)
   redrive <event_id>     put a dead-lettered event back to PENDING (fix its cause first)

@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import pino from "pino";
 import { createAdminApp } from "../../src/admin/app.ts";
 import { createSql, type Sql } from "../../src/db/client.ts";
-import { CURRENT_SAGA_VERSION, sagaVersions } from "../../machines/registry.ts";
+import { currentVersion, sagaVersion, sagaVersions } from "../../machines/registry.ts";
 import { supervisorMachine } from "../../machines/supervisor.ts";
 import { orderSagaV1 } from "../../machines/order_saga.ts";
 import { freePort, freshDatabase } from "../../tooling/cluster/mod.ts";
@@ -133,8 +133,16 @@ Deno.test("GET /machines lists every saga version and the supervisor", async () 
   assert.equal(res.status, 200);
   const list = await res.json();
   assert.deepEqual(list, [
-    ...sagaVersions().map((v) => ({ id: v, version: v, current: v === CURRENT_SAGA_VERSION })),
-    { id: "supervisor", version: null, current: true },
+    ...sagaVersions().map((v) => {
+      const { definition } = sagaVersion(v)!;
+      return {
+        id: v,
+        version: v,
+        saga: definition.name,
+        current: v === currentVersion(definition),
+      };
+    }),
+    { id: "supervisor", version: null, saga: null, current: true },
   ]);
   assert.ok(list.some((m: { id: string }) => m.id === "order-saga@1"));
 });

@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { createAdminApp } from "../../src/admin/app.ts";
 import { MAX_BULK_IDS } from "../../src/admin/bulk_retry_body.ts";
 import { retrySagas } from "../../src/db/admin_actions.ts";
+import { retryVerdict } from "../../src/admin/operator_rules.ts";
 import type { Sql } from "../../src/db/client.ts";
 import { placeOrder, sampleOrder, waitFor, waitForStatus } from "../helpers/orders.ts";
 import { harness, historyRows, settled } from "../helpers/saga_assert.ts";
@@ -162,7 +163,13 @@ Deno.test("a bulk retry is bounded per call, oldest first, and skips a saga lock
       ids.push(await standingRow(db.sql, "NEEDS_ATTENTION", "needsAttention"));
     }
     const retry = () =>
-      retrySagas(db.sql, { state: "needsAttention", orderIds: null, limit: 2, actor: "t" });
+      retrySagas(db.sql, {
+        state: "needsAttention",
+        orderIds: null,
+        limit: 2,
+        actor: "t",
+        judge: retryVerdict,
+      });
     const status = async (id: string) => (await revision(db.sql, id))!.status;
 
     assert.deepEqual(await retry(), { retried: 2, more: true });

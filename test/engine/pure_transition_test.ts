@@ -99,7 +99,7 @@ Deno.test("pureTransition() equals xstate's transition() on every edge of the sa
       const work = pendingFrom(ours[1] as never);
       if (work?.kind === "step") {
         const restored = restoreSnapshot(
-          orderSagaV1,
+          { machine: orderSagaV1 },
           JSON.parse(JSON.stringify(persistable(orderSagaV1, ours[0] as never))),
         );
         assert.deepEqual(invokeInput(restored as never, work.invokeId), work.input, edge);

@@ -22,6 +22,7 @@ async function leasedSagas(sql: Sql, n: number): Promise<string[]> {
         state: "creatingOrder",
         snapshot: { value: { creatingOrder: "calling" }, context: { n: i } },
         machine_version: "order-saga@1",
+        event_type: "OrderPlaced",
         pending: null,
         source_event_id: String(i + 1),
         claim: true,

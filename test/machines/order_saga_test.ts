@@ -1,15 +1,18 @@
 // The saga machine on its own: pure transitions, no database, no HTTP.
 import assert from "node:assert/strict";
 import { createActor, fromPromise, transition } from "xstate";
-import { canCancel, orderSagaV1 } from "../../machines/order_saga.ts";
+import { canCancel, orderSagaV1, statusOf } from "../../machines/order_saga.ts";
+import { orderSaga } from "../../machines/order_definition.ts";
+import { sagaVersion } from "../../machines/registry.ts";
 import type { StepInput, StepName, StepOutput } from "../../machines/order_types.ts";
 import {
   pendingFrom,
   restoreSnapshot,
   startSaga,
   statusesInState,
-  statusOf,
 } from "../../src/engine/saga_state.ts";
+
+const v1 = sagaVersion(orderSaga.current)!;
 
 const order = {
   orderId: "7f000000-0000-4000-8000-0000000000e1",
@@ -36,10 +39,11 @@ function run(
     if (events[turn]) {
       event = events[turn];
     } else if (pending.kind === "step") {
-      calls.push(pending.step);
+      const step = pending.step as StepName;
+      calls.push(step);
       event = {
         type: `xstate.done.actor.${pending.invokeId}`,
-        output: outcomes[pending.step]?.shift() ?? ok,
+        output: outcomes[step]?.shift() ?? ok,
       };
     } else {
       event = pending.event;
@@ -201,7 +205,7 @@ Deno.test("a snapshot persisted before captureAttempted existed loads with it in
   const legacy = (value: unknown, over: Record<string, unknown>) => {
     const { snapshot } = startSaga(orderSagaV1, { order, budget });
     const { captureAttempted: _, ...context } = snapshot.context;
-    return restoreSnapshot(orderSagaV1, { value, context: { ...context, ...over } });
+    return restoreSnapshot(v1, { value, context: { ...context, ...over } });
   };
   const parked = legacy("needsAttention", { parkedAt: "capturingPayment" });
   assert.equal(parked.context.captureAttempted, true);
@@ -214,13 +218,13 @@ Deno.test("a snapshot persisted before captureAttempted existed loads with it in
 });
 
 Deno.test("statusesInState: a final state has its one status, any other state the unfinished ones", () => {
-  assert.deepEqual(statusesInState("completed", [orderSagaV1]), ["COMPLETED"]);
-  assert.deepEqual(statusesInState("cancelled", [orderSagaV1]), ["CANCELLED"]);
-  assert.deepEqual(statusesInState("capturingPayment", [orderSagaV1]), [
+  assert.deepEqual(statusesInState("completed", [v1]), ["COMPLETED"]);
+  assert.deepEqual(statusesInState("cancelled", [v1]), ["CANCELLED"]);
+  assert.deepEqual(statusesInState("capturingPayment", [v1]), [
     "RUNNING",
     "NEEDS_ATTENTION",
   ]);
-  assert.deepEqual(statusesInState("needsAttention", [orderSagaV1]), [
+  assert.deepEqual(statusesInState("needsAttention", [v1]), [
     "RUNNING",
     "NEEDS_ATTENTION",
   ]);

@@ -4,6 +4,8 @@ import assert from "node:assert/strict";
 import { AdaptiveLimit } from "../../src/services/adaptive_limit.ts";
 import { createStepExecutor } from "../../src/engine/step_executor.ts";
 import type { StepInput } from "../../machines/order_types.ts";
+import { orderSaga } from "../../machines/order_definition.ts";
+import type { StepCall } from "../../src/engine/saga_runner.ts";
 
 function deferred() {
   let resolve!: () => void;
@@ -76,23 +78,25 @@ Deno.test("against a service that stops answering in time, ever fewer calls are 
       retry: { baseMs: 10, maxMs: 20 },
       concurrency: { min: 1, max: 16 },
     });
-    const input = (i: number): StepInput => ({
-      step: "createOrder",
-      order: {
-        orderId: `00000000-0000-4000-8000-${String(i).padStart(12, "0")}`,
+    const input = (i: number): StepCall => {
+      const orderId = `00000000-0000-4000-8000-${String(i).padStart(12, "0")}`;
+      const order = {
+        orderId,
         customerId: "c",
         items: [{ sku: "A", quantity: 1, unitPriceCents: 1 }],
         totalCents: 1,
         currency: "USD",
         authorizationId: "a",
-      },
-    });
+      };
+      const step: StepInput = { step: "createOrder", order };
+      return { orderId, version: orderSaga.current, step: "createOrder", input: step };
+    };
     const signal = new AbortController().signal;
     const outs = await Promise.all(
       Array.from({ length: 48 }, (_, i) => execute(input(i), 0, signal)),
     );
     assert.ok(outs.every((o) => o.outcome === "transient"), "all timed out");
-    const limit = execute.limits.orders;
+    const limit = execute.limits.orders!;
     // 16 at first, then 8, 4, 2, 1 …: the later calls met a much smaller window.
     assert.equal(Math.max(...admittedWhileSlow.slice(0, 16)), 16);
     assert.ok(limit.limit <= 2, `the limit fell to ${limit.limit}`);

@@ -1,8 +1,9 @@
 // Shared fixtures for the services tests: a sample order and a real local server.
 
 import type { Hono } from "hono";
-import type { OrderData } from "../../machines/order_types.ts";
-import type { CallStepOptions, ServiceUrls } from "../../src/services/mod.ts";
+import type { OrderData, StepInput } from "../../machines/order_types.ts";
+import type { CallStepOptions, ServiceUrls, StepCall } from "../../src/services/mod.ts";
+import { orderSaga } from "../../machines/order_definition.ts";
 
 export const ORDER: OrderData = {
   orderId: "7f3c2a4e-9b1d-4c6e-8a2f-0d5b6e7f81e1",
@@ -34,6 +35,7 @@ export function serve(app: Hono): TestServer {
 /** Options for a first attempt with deterministic jitter (random() = 0 → no wait). */
 export function options(urls: ServiceUrls, extra: Partial<CallStepOptions> = {}): CallStepOptions {
   return {
+    definition: orderSaga,
     urls,
     timeoutMs: 2000,
     attempt: 0,
@@ -47,4 +49,9 @@ export function options(urls: ServiceUrls, extra: Partial<CallStepOptions> = {})
 export function gate(): { promise: Promise<void>; open(): void } {
   const { promise, resolve } = Promise.withResolvers<void>();
   return { promise, open: () => resolve() };
+}
+
+/** An order saga step as the runner calls it: the order's id keys the call. */
+export function orderCall(input: StepInput): StepCall {
+  return { orderId: input.order.orderId, step: input.step, input };
 }

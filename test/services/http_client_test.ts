@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { Hono } from "hono";
 import type { StepName, StepOutput } from "../../machines/order_types.ts";
 import { callStep } from "../../src/services/mod.ts";
-import { gate, options, ORDER, serve } from "./helpers.ts";
+import { gate, options, ORDER, orderCall, serve } from "./helpers.ts";
 
 interface Received {
   method: string;
@@ -77,7 +77,7 @@ Deno.test("callStep() sends each step's method, path, JSON body and headers as t
       const [step, expected] of Object.entries(EXPECTED) as [StepName, typeof EXPECTED[StepName]][]
     ) {
       const input = { step, order: ORDER, reason: "customer request" };
-      assert.deepEqual(await callStep(input, options(server.urls)), {
+      assert.deepEqual(await callStep(orderCall(input), options(server.urls)), {
         outcome: "ok",
         status: 200,
         body: { ok: true },
@@ -102,7 +102,9 @@ Deno.test("callStep() sends the same Idempotency-Key on every attempt of a step"
   const server = recordingServer(() => new Response(null, { status: 503 }));
   try {
     const input = { step: "capturePayment" as const, order: ORDER };
-    for (const attempt of [0, 1, 2]) await callStep(input, options(server.urls, { attempt }));
+    for (const attempt of [0, 1, 2]) {
+      await callStep(orderCall(input), options(server.urls, { attempt }));
+    }
     const keys = server.received.map((r) => r.headers.get("idempotency-key"));
     assert.deepEqual(keys, Array(3).fill(`${ORDER.orderId}:capturePayment`));
   } finally {
@@ -148,7 +150,7 @@ Deno.test("callStep() classifies real responses per the downstream contract", as
       next = body === null
         ? new Response(null, { status, headers })
         : Response.json(body, { status, headers });
-      const result = await callStep({ step, order: ORDER }, options(server.urls));
+      const result = await callStep(orderCall({ step, order: ORDER }), options(server.urls));
       const label = `${step} ${status}`;
       assert.equal(result.status, status, label);
       for (const [key, value] of Object.entries(expected)) {
@@ -174,16 +176,16 @@ Deno.test("callStep() waits at least Retry-After given in seconds or as an HTTP-
     const input = { step: "capturePayment" as const, order: ORDER };
     const opts = options(server.urls, { now: () => NOW });
     retryAfter = "3";
-    assert.deepEqual(await callStep(input, opts), {
+    assert.deepEqual(await callStep(orderCall(input), opts), {
       outcome: "transient",
       status: 429,
       reason: "HTTP 429",
       retryInMs: 3_000,
     });
     retryAfter = new Date(NOW + 7_000).toUTCString();
-    assert.equal(retryIn(await callStep(input, opts)), 7_000);
+    assert.equal(retryIn(await callStep(orderCall(input), opts)), 7_000);
     retryAfter = "next tuesday";
-    assert.equal(retryIn(await callStep(input, opts)), 0);
+    assert.equal(retryIn(await callStep(orderCall(input), opts)), 0);
   } finally {
     await server.shutdown();
   }
@@ -196,7 +198,7 @@ Deno.test("callStep() picks a longer backoff for later attempts", async () => {
     const delays = [];
     for (const attempt of [0, 1, 2, 3]) {
       const opts = options(server.urls, { attempt, random: () => 0.9999999 });
-      delays.push(retryIn(await callStep(input, opts)));
+      delays.push(retryIn(await callStep(orderCall(input), opts)));
     }
     assert.deepEqual(delays, [100, 200, 400, 800]);
   } finally {
@@ -213,7 +215,7 @@ Deno.test("callStep() keeps non-JSON and oversized bodies as capped text", async
       status: 201,
       headers: { "content-type": "text/html" },
     });
-    assert.deepEqual(await callStep(input, options(server.urls)), {
+    assert.deepEqual(await callStep(orderCall(input), options(server.urls)), {
       outcome: "ok",
       status: 201,
       body: "<h1>Created</h1>",
@@ -222,20 +224,20 @@ Deno.test("callStep() keeps non-JSON and oversized bodies as capped text", async
       status: 409,
       headers: { "content-type": "application/json" },
     });
-    assert.deepEqual(await callStep(input, options(server.urls)), {
+    assert.deepEqual(await callStep(orderCall(input), options(server.urls)), {
       outcome: "rejected",
       status: 409,
       reason: "HTTP 409",
       body: '{"error":',
     });
     next = new Response("x".repeat(1_000_000), { status: 200 });
-    const big = await callStep(input, options(server.urls));
+    const big = await callStep(orderCall(input), options(server.urls));
     assert.equal(big.outcome === "ok" && (big.body as string).length, 4096);
     next = new Response(new Uint8Array([0, 0xff, 0xc3]), {
       status: 502,
       headers: { "content-type": "application/octet-stream" },
     });
-    assert.equal((await callStep(input, options(server.urls))).outcome, "transient");
+    assert.equal((await callStep(orderCall(input), options(server.urls))).outcome, "transient");
   } finally {
     await server.shutdown();
   }
@@ -251,7 +253,7 @@ Deno.test("callStep() reports a server that does not answer within timeoutMs as 
   try {
     const started = performance.now();
     const result = await callStep(
-      { step: "capturePayment", order: ORDER },
+      orderCall({ step: "capturePayment", order: ORDER }),
       options(server.urls, { timeoutMs: 50, random: () => 0.5 }),
     );
     assert.deepEqual(result, {
@@ -282,7 +284,7 @@ Deno.test("callStep() times out a body that stalls after the headers, even with 
   const caller = new AbortController();
   try {
     const result = await callStep(
-      { step: "capturePayment", order: ORDER },
+      orderCall({ step: "capturePayment", order: ORDER }),
       options(server.urls, { timeoutMs: 100, signal: caller.signal }),
     );
     assert.deepEqual(result, {
@@ -301,7 +303,7 @@ Deno.test("callStep() reports a refused connection as transient", async () => {
   const base = `http://127.0.0.1:${listener.addr.port}`;
   listener.close();
   const result = await callStep(
-    { step: "releaseReservation", order: ORDER },
+    orderCall({ step: "releaseReservation", order: ORDER }),
     options({ orders: base, inventory: base, payments: base }, { random: () => 0.5 }),
   );
   assert.equal(retryIn(result), 50);
@@ -322,7 +324,7 @@ Deno.test("callStep() rethrows the caller's abort instead of turning it into an 
   const shutdown = new Error("shutting down");
   try {
     const pending = callStep(
-      { step: "createOrder", order: ORDER },
+      orderCall({ step: "createOrder", order: ORDER }),
       options(server.urls, { signal: caller.signal }),
     );
     await arrived.promise;
@@ -339,7 +341,7 @@ Deno.test("callStep() sends nothing when the caller has already aborted", async 
   try {
     const opts = options(server.urls, { signal: AbortSignal.abort() });
     await assert.rejects(
-      callStep({ step: "createOrder", order: ORDER }, opts),
+      callStep(orderCall({ step: "createOrder", order: ORDER }), opts),
       (error) => error instanceof DOMException && error.name === "AbortError",
     );
     assert.equal(server.received.length, 0);

@@ -1,6 +1,12 @@
 import assert from "node:assert/strict";
-import { buildStepRequest } from "../../src/services/step_requests.ts";
+import { buildStepRequest, type ServiceUrls } from "../../src/services/step_requests.ts";
+import { ORDER_STEPS } from "../../machines/order_steps.ts";
+import type { StepInput } from "../../machines/order_types.ts";
 import { ORDER } from "./helpers.ts";
+
+/** The order saga's request for a step, against `urls`. */
+const orderRequest = (input: StepInput, urls: ServiceUrls) =>
+  buildStepRequest(ORDER_STEPS[input.step], input, urls);
 
 const URLS = {
   orders: "http://orders.local:3003/",
@@ -8,8 +14,8 @@ const URLS = {
   payments: "http://gateway.local/payments-svc//",
 };
 
-Deno.test("buildStepRequest() maps createOrder to POST /orders with the order in snake_case", () => {
-  assert.deepEqual(buildStepRequest({ step: "createOrder", order: ORDER }, URLS), {
+Deno.test("buildStepRequest() with the order saga's steps maps createOrder to POST /orders with the order in snake_case", () => {
+  assert.deepEqual(orderRequest({ step: "createOrder", order: ORDER }, URLS), {
     method: "POST",
     url: "http://orders.local:3003/orders",
     body: {
@@ -25,25 +31,25 @@ Deno.test("buildStepRequest() maps createOrder to POST /orders with the order in
   });
 });
 
-Deno.test("buildStepRequest() keeps a base URL's path prefix and drops its trailing slashes", () => {
-  const request = buildStepRequest({ step: "voidPayment", order: ORDER }, URLS);
+Deno.test("buildStepRequest() with the order saga's steps keeps a base URL's path prefix and drops its trailing slashes", () => {
+  const request = orderRequest({ step: "voidPayment", order: ORDER }, URLS);
   assert.equal(request.url, "http://gateway.local/payments-svc/payments/void/auth%209%2Fx");
 });
 
-Deno.test("buildStepRequest() URL-encodes path parameters so an id cannot change the route", () => {
+Deno.test("buildStepRequest() with the order saga's steps URL-encodes path parameters so an id cannot change the route", () => {
   const order = { ...ORDER, orderId: "a/../b?c#d", authorizationId: "x/y" };
   assert.equal(
-    buildStepRequest({ step: "confirmOrder", order }, URLS).url,
+    orderRequest({ step: "confirmOrder", order }, URLS).url,
     "http://orders.local:3003/orders/a%2F..%2Fb%3Fc%23d/confirmation",
   );
   assert.equal(
-    buildStepRequest({ step: "capturePayment", order }, URLS).url,
+    orderRequest({ step: "capturePayment", order }, URLS).url,
     "http://gateway.local/payments-svc/payments/capture/x%2Fy",
   );
 });
 
-Deno.test("buildStepRequest() sends releaseReservation as a DELETE without a body", () => {
-  const request = buildStepRequest({ step: "releaseReservation", order: ORDER }, URLS);
+Deno.test("buildStepRequest() with the order saga's steps sends releaseReservation as a DELETE without a body", () => {
+  const request = orderRequest({ step: "releaseReservation", order: ORDER }, URLS);
   assert.deepEqual(request, {
     method: "DELETE",
     url: `http://inventory.local:3001/reservations/${ORDER.orderId}`,
@@ -51,12 +57,12 @@ Deno.test("buildStepRequest() sends releaseReservation as a DELETE without a bod
   assert.equal("body" in request, false);
 });
 
-Deno.test("buildStepRequest() gives cancelOrder a reason even when the machine set none", () => {
-  const withReason = buildStepRequest(
+Deno.test("buildStepRequest() with the order saga's steps gives cancelOrder a reason even when the machine set none", () => {
+  const withReason = orderRequest(
     { step: "cancelOrder", order: ORDER, reason: "changed mind" },
     URLS,
   );
-  const without = buildStepRequest({ step: "cancelOrder", order: ORDER }, URLS);
+  const without = orderRequest({ step: "cancelOrder", order: ORDER }, URLS);
   assert.deepEqual(withReason.body, { reason: "changed mind" });
   assert.deepEqual(without.body, { reason: "compensation" });
 });

@@ -14,7 +14,7 @@ import {
 } from "@opentelemetry/api";
 import { Hono } from "hono";
 import { callStep } from "../../src/services/mod.ts";
-import { options, ORDER, serve } from "./helpers.ts";
+import { options, ORDER, orderCall, serve } from "./helpers.ts";
 
 interface Recorded {
   name: string;
@@ -85,7 +85,7 @@ Deno.test("callStep() opens a client span per call and propagates it as tracepar
   });
   const server = serve(app);
   try {
-    await callStep({ step: "capturePayment", order: ORDER }, options(server.urls));
+    await callStep(orderCall({ step: "capturePayment", order: ORDER }), options(server.urls));
     const [span] = recorded;
     assert.ok(span);
     assert.equal(span.name, "HTTP POST capturePayment");
@@ -114,7 +114,7 @@ Deno.test("callStep() ends its span without an error status when the step succee
   assert.ok(trace.setGlobalTracerProvider({ getTracer: () => recordingTracer(recorded) }));
   const server = serve(new Hono().all("*", (c) => c.body(null, 204)));
   try {
-    await callStep({ step: "releaseReservation", order: ORDER }, options(server.urls));
+    await callStep(orderCall({ step: "releaseReservation", order: ORDER }), options(server.urls));
     assert.equal(recorded.length, 1);
     assert.equal(recorded[0]?.name, "HTTP DELETE releaseReservation");
     assert.equal(recorded[0]?.status, undefined);
@@ -136,7 +136,7 @@ Deno.test("callStep() ends its span even when the caller aborts", async () => {
   try {
     await assert.rejects(
       callStep(
-        { step: "createOrder", order: ORDER },
+        orderCall({ step: "createOrder", order: ORDER }),
         options(server.urls, { signal: controller.signal }),
       ),
     );

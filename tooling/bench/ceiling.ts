@@ -12,7 +12,10 @@ import { persistTransitions } from "../../src/db/transitions.ts";
 import { freshDatabase } from "../cluster/mod.ts";
 import { persistable, startSaga, stateName } from "../../src/engine/saga_state.ts";
 import { validateEvent } from "../../src/engine/validate.ts";
-import { CURRENT_SAGA_VERSION, sagaMachine } from "../../machines/registry.ts";
+import { sagaMachine } from "../../machines/registry.ts";
+import { orderSaga } from "../../machines/order_definition.ts";
+
+const CURRENT_SAGA_VERSION = orderSaga.current;
 import { type BenchEnv, DB_NAME } from "./cluster.ts";
 import { type Cost, costPerSaga, readCounters } from "./counters.ts";
 import { happyOrders, insertAll } from "./orders.ts";
@@ -59,8 +62,9 @@ export async function measureCeiling(
   // The initial snapshot and pending step intake would write, per order.
   const initial = new Map(orders.map((o) => {
     const valid = validateEvent("OrderPlaced", o.order_id, o);
-    if (valid.type !== "OrderPlaced") throw new Error("not an OrderPlaced");
-    const { snapshot, pending } = startSaga(machine, { order: valid.order, budget: BUDGET });
+    if (valid.kind !== "start") throw new Error("not an OrderPlaced");
+    const input = valid.definition.start.input(valid.payload as never, { budget: BUDGET });
+    const { snapshot, pending } = startSaga(machine, input);
     return [o.order_id, {
       state: stateName(snapshot.value),
       snapshot: persistable(machine, snapshot),
@@ -90,6 +94,7 @@ export async function measureCeiling(
             machine_version: CURRENT_SAGA_VERSION,
             pending: init.pending,
             source_event_id: ev.id,
+            event_type: ev.event_type,
             claim: true,
           };
         }),

@@ -304,8 +304,12 @@ async function loadSaga(id) {
     s.retry_requested ? ["Retry", "requested"] : null,
   ].filter(Boolean);
   $("#saga-facts").replaceChildren(...facts.flatMap(([k, v]) => [h("dt", {}, k), h("dd", {}, v)]));
-  $("#retry").disabled = s.status !== "NEEDS_ATTENTION";
-  $("#cancel").disabled = s.status !== "RUNNING";
+  // The saga's definition says what an operator may do (GET /sagas/:id `actions`).
+  for (const action of ["retry", "cancel"]) {
+    const verdict = s.actions?.[action];
+    $(`#${action}`).disabled = !verdict?.allowed;
+    $(`#${action}`).title = verdict && !verdict.allowed ? verdict.reason : "";
+  }
 
   const visited = new Set();
   const taken = new Set();
