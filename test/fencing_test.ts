@@ -6,7 +6,7 @@ import type { Sql } from "../src/db/client.ts";
 import { claimSagas, releaseLeases, renewLeases } from "../src/db/claims.ts";
 import { insertSagas } from "../src/db/intake_queries.ts";
 import { parkSaga, persistTransition, type Transition } from "../src/db/transitions.ts";
-import { persistable, startSaga, stateName } from "../src/engine/saga_state.ts";
+import { startSaga, stateName, toStoredSnapshot } from "../src/engine/saga_state.ts";
 import { sagaMachine } from "../machines/registry.ts";
 import { orderSaga } from "../machines/order_definition.ts";
 
@@ -51,7 +51,7 @@ async function insertSaga(sql: Sql, orderId: string): Promise<void> {
       [{
         order_id: orderId,
         state: stateName(snapshot.value),
-        snapshot: persistable(machine, snapshot),
+        snapshot: toStoredSnapshot(machine, snapshot),
         machine_version: CURRENT_SAGA_VERSION,
         pending,
         source_event_id: "1",

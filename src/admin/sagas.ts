@@ -136,7 +136,7 @@ export function sagaRoutes(deps: SagaRoutesDeps): Hono<AdminEnv> {
   app.post("/:order_id/retry", limitBody, async (c) => {
     const orderId = parseOrderId(c.req.param("order_id"));
     const r = await retrySaga(sql, orderId, actor(c.get("operator")), retryVerdict);
-    const state = settle(r, orderId);
+    const state = acceptedStateOr4xx(r, orderId);
     return c.json({ order_id: orderId, action: "retry", accepted: true, state }, 202);
   });
 
@@ -169,7 +169,7 @@ export function sagaRoutes(deps: SagaRoutesDeps): Hono<AdminEnv> {
 }
 
 /** Maps a refused action to its HTTP error; returns the saga's state when accepted. */
-function settle(r: AdminActionResult, orderId: string): string {
+function acceptedStateOr4xx(r: AdminActionResult, orderId: string): string {
   if (r.outcome === "not_found") {
     throw new HTTPException(404, { message: `saga "${orderId}" not found` });
   }

@@ -168,7 +168,7 @@ export interface EventDisposition {
 }
 
 /** Settles every claimed event of a batch in one statement. */
-export function settleEvents(tx: Db, rows: EventDisposition[]) {
+export function recordDispositions(tx: Db, rows: EventDisposition[]) {
   return tx`
     UPDATE outbox o SET
       status = r.status,

@@ -2,7 +2,7 @@
 //
 // Claim a batch (FOR UPDATE SKIP LOCKED), validate, insert a new saga for each
 // event that starts one (of whichever saga type starts on its event_type; a
-// duplicate is a no-op), record cancellation requests on existing sagas, and settle
+// duplicate is a no-op), record cancellation requests on existing sagas, and record
 // every event (PROCESSED / DEAD / deferred) — all in the same transaction, so
 // an event is applied exactly when it is marked. Intake never waits on HTTP
 // and never needs a saga's lease.
@@ -27,16 +27,16 @@ import {
   type NewSaga,
   type OutboxRow,
   pendingOutboxIds,
+  recordDispositions,
   recordIntakeFailure,
   requestCancels,
-  settleEvents,
 } from "../db/intake_queries.ts";
 import type { Logger } from "../log.ts";
 import { PoisonEventError } from "../errors.ts";
 import { isEventFault } from "../db/errors.ts";
 import { validateEvent } from "./validate.ts";
 import { crashPoint } from "../crash_points.ts";
-import { persistable, startSaga, stateName } from "./saga_state.ts";
+import { startSaga, stateName, toStoredSnapshot } from "./saga_state.ts";
 import { currentVersion, sagaVersion, sagaVersions } from "../../machines/registry.ts";
 import type { RetryBudget, SagaDefinition } from "../../machines/saga_definition.ts";
 
@@ -89,7 +89,7 @@ async function applyBatch(
   events: OutboxRow[],
   opts: IntakeOptions,
 ): Promise<IntakeResult> {
-  const settle = new Map<string, EventDisposition>();
+  const dispositions = new Map<string, EventDisposition>();
   const newSagas = new Map<string, NewSaga>();
   const cancels: Array<CancelRequest & { eventId: string }> = [];
   let free = Math.max(0, opts.capacity());
@@ -108,7 +108,7 @@ async function applyBatch(
     try {
       const valid = validateEvent(ev.event_type, ev.order_id, ev.payload);
       if (valid.kind === "start") {
-        settle.set(ev.id, processed(ev.id));
+        dispositions.set(ev.id, processed(ev.id));
         placed++;
         if (newSagas.has(valid.sagaId)) continue; // duplicate within the batch
         const version = currentVersion(valid.definition);
@@ -118,7 +118,7 @@ async function applyBatch(
         newSagas.set(valid.sagaId, {
           order_id: valid.sagaId,
           state: stateName(snapshot.value),
-          snapshot: persistable(machine, snapshot),
+          snapshot: toStoredSnapshot(machine, snapshot),
           machine_version: version,
           pending,
           source_event_id: ev.id,
@@ -137,7 +137,7 @@ async function applyBatch(
       }
     } catch (err) {
       if (!(err instanceof PoisonEventError)) throw err;
-      settle.set(ev.id, {
+      dispositions.set(ev.id, {
         id: ev.id,
         status: "DEAD",
         error: err.message,
@@ -154,17 +154,17 @@ async function applyBatch(
 
   // Statements on one transaction are pipelined by postgres.js when issued
   // together: without cancellations every event's fate is already known, so
-  // the insert and the settle go out in one round trip.
+  // the insert and the dispositions go out in one round trip.
   const insert = newSagas.size > 0
     ? insertSagas(tx, [...newSagas.values()], opts.instanceId, opts.leaseMs)
     : Promise.resolve([]);
-  let settled: Promise<unknown> | undefined;
+  let recorded: Promise<unknown> | undefined;
   if (cancels.length === 0) {
     crashPoint("before_settle_outbox");
-    settled = settleEvents(tx, [...settle.values()]);
+    recorded = recordDispositions(tx, [...dispositions.values()]);
     // If the insert fails first, this one fails too and is never awaited:
     // the insert's error is the one reported.
-    settled.catch(() => {});
+    recorded.catch(() => {});
   }
   const inserted = await insert;
   result.started = inserted.length;
@@ -177,11 +177,11 @@ async function applyBatch(
       const found = byOrder.get(c.order_id);
       const ev = events.find((e) => e.id === c.eventId)!;
       if (found?.outcome === "recorded") {
-        settle.set(c.eventId, processed(c.eventId));
+        dispositions.set(c.eventId, processed(c.eventId));
         if (!appliedCancels.has(c.order_id)) appliedCancels.set(c.order_id, c.reason);
       } else if (found?.outcome === "busy") {
         // Someone else holds the saga's row (an operator's transaction): never wait for it.
-        settle.set(c.eventId, {
+        dispositions.set(c.eventId, {
           id: c.eventId,
           status: "PENDING",
           error: `saga row for order "${c.order_id}" is locked by another session; deferred`,
@@ -189,7 +189,7 @@ async function applyBatch(
           counts: false,
         });
       } else if (found?.outcome === "foreign") {
-        settle.set(c.eventId, {
+        dispositions.set(c.eventId, {
           id: c.eventId,
           status: "DEAD",
           error: `the saga of order "${c.order_id}" is not a ${
@@ -200,7 +200,7 @@ async function applyBatch(
         });
         result.dead++;
       } else if (ev.attempts + 1 >= opts.maxAttempts) {
-        settle.set(c.eventId, {
+        dispositions.set(c.eventId, {
           id: c.eventId,
           status: "DEAD",
           error: `no saga exists for order "${c.order_id}"`,
@@ -210,7 +210,7 @@ async function applyBatch(
         result.dead++;
       } else {
         // The event that starts its saga may be in another instance's batch right now.
-        settle.set(c.eventId, {
+        dispositions.set(c.eventId, {
           id: c.eventId,
           status: "PENDING",
           error: `no saga for order "${c.order_id}" yet`,
@@ -220,11 +220,11 @@ async function applyBatch(
       }
     }
   }
-  if (!settled) {
+  if (!recorded) {
     crashPoint("before_settle_outbox");
-    settled = settleEvents(tx, [...settle.values()]);
+    recorded = recordDispositions(tx, [...dispositions.values()]);
   }
-  await settled;
+  await recorded;
   // Built from what we just wrote, so adopting them costs no query.
   result.claimed = claimable.map((r) => {
     const saga = newSagas.get(r.order_id)!;

@@ -4,7 +4,7 @@
 // input, which throws inside XState and is caught): most of the CPU of a saga
 // transition. The machine's own ActorLogic methods, `transition(snapshot,
 // event, scope)` and `getInitialSnapshot(scope, input)`, take the actor scope
-// as an argument, so one inert scope per machine does the same job: actions
+// as an argument, so one side-effect-free scope per machine does the same job: actions
 // are collected, never executed.
 //
 // Safe to share because the call is synchronous and our machines give no
@@ -19,14 +19,14 @@ import {
   type MachineSnapshot,
 } from "xstate";
 
-interface Inert {
+interface PureScope {
   scope: AnyActorScope;
   actions: unknown[];
 }
 
-const scopes = new WeakMap<AnyStateMachine, Inert>();
+const scopes = new WeakMap<AnyStateMachine, PureScope>();
 
-function inert(machine: AnyStateMachine): Inert {
+function pureScope(machine: AnyStateMachine): PureScope {
   let found = scopes.get(machine);
   if (found) return found;
   // Never started: its own (failed) initial state is never used or reported.
@@ -59,7 +59,7 @@ export function pureTransition<M extends AnyStateMachine>(
   snapshot: MachineSnapshot<never, never, never, never, never, never, never, never>,
   event: { type: string },
 ): Result<M> {
-  const { scope, actions } = inert(machine);
+  const { scope, actions } = pureScope(machine);
   actions.length = 0;
   const next = machine.transition(snapshot as never, event as never, scope);
   return [next as ReturnType<M["transition"]>, actions.splice(0) as ExecutableActionsFrom<M>[]];
@@ -70,7 +70,7 @@ export function pureInitialTransition<M extends AnyStateMachine>(
   machine: M,
   input: unknown,
 ): Result<M> {
-  const { scope, actions } = inert(machine);
+  const { scope, actions } = pureScope(machine);
   actions.length = 0;
   const next = machine.getInitialSnapshot(scope, input as never);
   return [next as ReturnType<M["transition"]>, actions.splice(0) as ExecutableActionsFrom<M>[]];

@@ -27,11 +27,11 @@ import { storedBody, storedEvent } from "./stored_outcome.ts";
 import {
   type Pending,
   pendingFrom,
-  persistable,
   restoreSnapshot,
   type SagaSnapshot,
   stateName,
   statePath,
+  toStoredSnapshot,
 } from "./saga_state.ts";
 
 /** One call of a step: which saga (its id is the Idempotency-Key's first half), which step, with what. */
@@ -147,7 +147,7 @@ async function runTurns(
   const { machine, definition } = version!;
   const statusOf = (s: SagaSnapshot) => definition.statusOf(s);
 
-  let epochRevision = { epoch: row.lease_epoch, revision: row.revision };
+  let fence = { epoch: row.lease_epoch, revision: row.revision };
   let pending: Work | StoredWork | null = row.pending as StoredWork | null;
   let cancel = { requested: row.cancel_requested, reason: row.cancel_reason ?? "" };
   let retryRequested = row.retry_requested;
@@ -262,13 +262,13 @@ async function runTurns(
     const leaving = nextStatus !== "RUNNING" || nextPending?.kind === "timer";
     const from = statePath(snap.value);
     const to = statePath(next.value);
-    const persistedNext = persistable(machine, next);
+    const persistedNext = toStoredSnapshot(machine, next);
 
     const result = await persist({
       orderId: row.order_id,
       me: deps.instanceId,
-      epoch: epochRevision.epoch,
-      revision: epochRevision.revision,
+      epoch: fence.epoch,
+      revision: fence.revision,
       snapshot: persistedNext,
       state: stateName(next.value),
       status: nextStatus,
@@ -298,7 +298,7 @@ async function runTurns(
       to,
       snapshot: persistedNext,
     });
-    epochRevision = { epoch: epochRevision.epoch, revision: result.revision };
+    fence = { epoch: fence.epoch, revision: result.revision };
     cancel = { requested: result.cancel_requested, reason: result.cancel_reason ?? "" };
     retryRequested = false;
     if (step?.outcome === "ok") {
@@ -346,9 +346,9 @@ async function runTurns(
     const r = await persist({
       orderId: row.order_id,
       me: deps.instanceId,
-      epoch: epochRevision.epoch,
-      revision: epochRevision.revision,
-      snapshot: persistable(machine, s),
+      epoch: fence.epoch,
+      revision: fence.revision,
+      snapshot: toStoredSnapshot(machine, s),
       state: stateName(s.value),
       status: statusOf(s),
       pending: stored(p),

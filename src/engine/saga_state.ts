@@ -69,7 +69,7 @@ export function restoreSnapshot(
  * XState's own serialisation (test/engine/pure_transition_test.ts checks the
  * two agree on every edge of the saga graph).
  */
-export function persistable(machine: AnyStateMachine, snapshot: AnyMachineSnapshot): unknown {
+export function toStoredSnapshot(machine: AnyStateMachine, snapshot: AnyMachineSnapshot): unknown {
   const { status, output, error, value, historyValue, context } = snapshot;
   if (historyValue && Object.keys(historyValue).length > 0) {
     const p = machine.getPersistedSnapshot(snapshot as never) as Record<string, unknown>;

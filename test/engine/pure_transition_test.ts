@@ -1,4 +1,4 @@
-// The runner's pure transitions (one inert scope per machine) must give exactly
+// The runner's pure transitions (one side-effect-free scope per machine) must give exactly
 // what xstate's own initialTransition()/transition() give: the same next
 // snapshot and the same actions, on every edge of the saga's state graph; and
 // what the ledger stores must be XState's own persisted form.
@@ -12,7 +12,7 @@ import {
   pureInitialTransition,
   pureTransition,
 } from "../../src/engine/pure_transition.ts";
-import { pendingFrom, persistable, restoreSnapshot } from "../../src/engine/saga_state.ts";
+import { pendingFrom, restoreSnapshot, toStoredSnapshot } from "../../src/engine/saga_state.ts";
 import { sagaEvents as sagaEventsFor } from "../helpers/saga_events.ts";
 
 const INPUT = {
@@ -87,7 +87,7 @@ Deno.test("pureTransition() equals xstate's transition() on every edge of the sa
       assert.deepEqual(observable(ours), observable(theirs), edge);
       // What the ledger stores is XState's persisted form, children dropped.
       assert.deepEqual(
-        JSON.parse(JSON.stringify(persistable(orderSagaV1, ours[0] as never))),
+        JSON.parse(JSON.stringify(toStoredSnapshot(orderSagaV1, ours[0] as never))),
         JSON.parse(JSON.stringify({
           ...orderSagaV1.getPersistedSnapshot(theirs[0] as never),
           children: {},
@@ -100,7 +100,7 @@ Deno.test("pureTransition() equals xstate's transition() on every edge of the sa
       if (work?.kind === "step") {
         const restored = restoreSnapshot(
           { machine: orderSagaV1 },
-          JSON.parse(JSON.stringify(persistable(orderSagaV1, ours[0] as never))),
+          JSON.parse(JSON.stringify(toStoredSnapshot(orderSagaV1, ours[0] as never))),
         );
         assert.deepEqual(invokeInput(restored as never, work.invokeId), work.input, edge);
         steps++;

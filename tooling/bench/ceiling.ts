@@ -1,16 +1,16 @@
 // The ceiling: how fast this PostgreSQL commits the writes a saga costs, with
 // no orchestrator in the way. The engine's own statements (src/db/intake_queries.ts,
 // src/db/transitions.ts) replayed from one Deno client over `concurrency` connections: intake
-// transactions of 100 events (claim the outbox rows, insert the sagas, settle
+// transactions of 100 events (claim the outbox rows, insert the sagas, record the events
 // the events), then `transitionsPerSaga` fenced transitions per saga (ledger
 // update + step row + history row), committed `transitionsPerStatement`
 // sagas to a statement as the engine's group commit did in the measured run:
 // the same rows, the same statements, the same number of commits per saga.
 import { createSql } from "../../src/db/client.ts";
-import { claimOutbox, insertSagas, settleEvents } from "../../src/db/intake_queries.ts";
+import { claimOutbox, insertSagas, recordDispositions } from "../../src/db/intake_queries.ts";
 import { persistTransitions } from "../../src/db/transitions.ts";
 import { freshDatabase } from "../cluster/mod.ts";
-import { persistable, startSaga, stateName } from "../../src/engine/saga_state.ts";
+import { startSaga, stateName, toStoredSnapshot } from "../../src/engine/saga_state.ts";
 import { validateEvent } from "../../src/engine/validate.ts";
 import { sagaMachine } from "../../machines/registry.ts";
 import { orderSaga } from "../../machines/order_definition.ts";
@@ -67,7 +67,7 @@ export async function measureCeiling(
     const { snapshot, pending } = startSaga(machine, input);
     return [o.order_id, {
       state: stateName(snapshot.value),
-      snapshot: persistable(machine, snapshot),
+      snapshot: toStoredSnapshot(machine, snapshot),
       pending,
     }];
   }));
@@ -77,7 +77,7 @@ export async function measureCeiling(
   const before = await readCounters(env.db.adminUrl, DB_NAME);
   const started = performance.now();
 
-  // Intake: claim a batch of events, insert their sagas, settle the events.
+  // Intake: claim a batch of events, insert their sagas, record the events' dispositions.
   const batches = Array.from({ length: Math.ceil(orders.length / BATCH) }, (_, i) => i);
   await inParallel(opts.concurrency, batches, async () => {
     await sql.begin(async (tx) => {
@@ -101,7 +101,7 @@ export async function measureCeiling(
         ME,
         600_000,
       );
-      await settleEvents(
+      await recordDispositions(
         tx,
         events.map((ev) => ({
           id: ev.id,
