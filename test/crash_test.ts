@@ -202,7 +202,7 @@ Deno.test("a retry wait interrupted by SIGKILL resumes with only its remaining t
     const byB = await db.sql<{ event: string }[]>`
       SELECT event FROM saga_history
       WHERE order_id = ${order.order_id} AND instance_id = 'wait-b' ORDER BY id`;
-    assert.deepEqual(byB.slice(0, 2).map((r) => r.event), ["retry", "reserveInventory:ok"]);
+    assert.deepEqual(byB.slice(0, 2).map((r) => r.event), ["retryDue", "reserveInventory:ok"]);
 
     b.kill("SIGTERM");
     assert.equal((await b.status).code, 0);

@@ -78,7 +78,7 @@ export function pureInitialTransition<M extends AnyStateMachine>(
 
 /**
  * The input of the invocation `invokeId` active in `snapshot`, computed as
- * XState did when the state was entered. Pending steps are stored without
+ * XState did when the state was entered. Requested steps are stored without
  * their input (it repeats the context) and get it back from here when a saga
  * is resumed, so a machine's invoke inputs must derive from its context
  * alone, never from the event that entered the state.

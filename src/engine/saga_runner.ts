@@ -25,8 +25,8 @@ import { crashPoint } from "../crash_points.ts";
 import { invokeInput, pureTransition } from "./pure_transition.ts";
 import { storedBody, storedEvent } from "./stored_outcome.ts";
 import {
-  type Pending,
-  pendingFrom,
+  type RequestedWork,
+  requestedWorkOf,
   restoreSnapshot,
   type SagaSnapshot,
   stateName,
@@ -46,7 +46,7 @@ export interface StepCall {
 
 /** The work a saga waits for: a step to call, or a timer with its deadline (epoch ms). */
 export type Work =
-  | Extract<Pending, { kind: "step" }>
+  | Extract<RequestedWork, { kind: "step" }>
   | { kind: "timer"; event: { type: string }; at: number };
 
 /**
@@ -62,7 +62,7 @@ export type StoredWork =
 export interface TransitionInfo {
   orderId: string;
   machineVersion: string;
-  /** Short name, as in saga_history.event: `capturePayment:ok`, `CANCEL`, `retry`, `RETRY`. */
+  /** Short name, as in saga_history.event: `capturePayment:ok`, `CANCEL`, `retryDue` (a retry wait ended), `RETRY` (an operator). */
   name: string;
   /** The XState event that was applied. */
   event: { type: string } & Record<string, unknown>;
@@ -102,7 +102,7 @@ type SagaEventObject = { type: string } & Record<string, unknown>;
 
 const PERSIST_TRIES = 5;
 
-function toWork(p: Pending | null, now: number): Work | null {
+function toWork(p: RequestedWork | null, now: number): Work | null {
   if (p?.kind === "timer") return { kind: "timer", event: p.event, at: now + p.delayMs };
   return p;
 }
@@ -185,7 +185,7 @@ async function runTurns(
     } else if (pending?.kind === "timer") {
       if (pending.at > now()) return await release(snap, pending);
       event = pending.event;
-      historyEvent = "retry";
+      historyEvent = "retryDue";
     } else if (pending?.kind === "step" && snap.can(attempt)) {
       // Write-ahead: the fact that this request is about to leave is
       // committed before it does, so no crash or operator can forget it.
@@ -255,7 +255,7 @@ async function runTurns(
       return;
     }
     const [next, actions] = pureTransition(machine, snap as never, event);
-    let nextPending: Work | StoredWork | null = toWork(pendingFrom(actions), now());
+    let nextPending: Work | StoredWork | null = toWork(requestedWorkOf(actions), now());
     // A targetless transition (a cancellation noted during the capture) keeps the work it had.
     if (!nextPending && statePath(next.value) === statePath(snap.value)) nextPending = pending;
     const nextStatus = statusOf(next);

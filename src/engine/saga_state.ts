@@ -12,7 +12,7 @@ import type { RegisteredVersion } from "../../machines/registry.ts";
 export type SagaSnapshot = AnyMachineSnapshot;
 export type { LedgerStatus };
 
-export type Pending =
+export type RequestedWork =
   | { kind: "step"; step: string; invokeId: string; input: unknown }
   | { kind: "timer"; event: { type: string }; delayMs: number };
 
@@ -22,7 +22,7 @@ interface ExecutableAction {
 }
 
 /** The work the actions of one transition ask for (at most one by construction). */
-export function pendingFrom(actions: readonly ExecutableAction[]): Pending | null {
+export function requestedWorkOf(actions: readonly ExecutableAction[]): RequestedWork | null {
   for (const a of actions) {
     const p = a.params as Record<string, unknown> | undefined;
     if (a.type === "xstate.spawnChild" && p && typeof p.src === "string") {
@@ -37,7 +37,7 @@ export function pendingFrom(actions: readonly ExecutableAction[]): Pending | nul
 
 export function startSaga(machine: AnyStateMachine, input: unknown) {
   const [snapshot, actions] = pureInitialTransition(machine, input);
-  return { snapshot: snapshot as SagaSnapshot, pending: pendingFrom(actions) };
+  return { snapshot: snapshot as SagaSnapshot, pending: requestedWorkOf(actions) };
 }
 
 /**

@@ -12,7 +12,7 @@ import {
   pureInitialTransition,
   pureTransition,
 } from "../../src/engine/pure_transition.ts";
-import { pendingFrom, restoreSnapshot, toStoredSnapshot } from "../../src/engine/saga_state.ts";
+import { requestedWorkOf, restoreSnapshot, toStoredSnapshot } from "../../src/engine/saga_state.ts";
 import { sagaEvents as sagaEventsFor } from "../helpers/saga_events.ts";
 
 const INPUT = {
@@ -96,7 +96,7 @@ Deno.test("pureTransition() equals xstate's transition() on every edge of the sa
       );
       // A step is stored without its input: computed again from the restored
       // snapshot, it is the input the transition asked for.
-      const work = pendingFrom(ours[1] as never);
+      const work = requestedWorkOf(ours[1] as never);
       if (work?.kind === "step") {
         const restored = restoreSnapshot(
           { machine: orderSagaV1 },

@@ -6,7 +6,7 @@ import { orderSaga } from "../../machines/order_definition.ts";
 import { sagaVersion } from "../../machines/registry.ts";
 import type { StepInput, StepName, StepOutput } from "../../machines/order_types.ts";
 import {
-  pendingFrom,
+  requestedWorkOf,
   restoreSnapshot,
   startSaga,
   statusesInState,
@@ -49,7 +49,7 @@ function run(
       event = pending.event;
     }
     const [next, actions] = transition(orderSagaV1, snapshot, event as never);
-    const p = pendingFrom(actions);
+    const p = requestedWorkOf(actions);
     pending = p ?? (JSON.stringify(next.value) === JSON.stringify(snapshot.value) ? pending : null);
     snapshot = next;
   }
@@ -109,7 +109,7 @@ Deno.test("a compensation that exhausts its budget parks, and RETRY resumes it",
   assert.equal(r.snapshot.context.parkedAt, "voidingPayment");
   const [resumed, actions] = transition(orderSagaV1, r.snapshot, { type: "RETRY" });
   assert.equal(JSON.stringify(resumed.value), JSON.stringify({ voidingPayment: "calling" }));
-  assert.equal(pendingFrom(actions)?.kind, "step");
+  assert.equal(requestedWorkOf(actions)?.kind, "step");
 });
 
 Deno.test("CANCEL before the pivot compensates; during the capture it is only noted", () => {
