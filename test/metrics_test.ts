@@ -170,8 +170,13 @@ Deno.test("GET /metrics on a running orchestrator counts real sagas and passes p
         status: 402,
       }],
     });
-    // Subscribed first, so the orders arrive as notifications.
+    // Subscribed and idle first, so the orders arrive as notifications: producers
+    // notify only while an idle instance has armed the wake-up gate.
     await waitFor(() => o.listening(), { what: "LISTEN" });
+    await waitFor(async () => {
+      const [row] = await db.sql<{ armed: boolean }[]>`SELECT armed FROM orchestrator_wakeup`;
+      return row?.armed === true;
+    }, { what: "the wake-up gate to be armed" });
     await placeOrder(db.sql, ok);
     await placeOrder(db.sql, declined);
     await waitForStatus(db.sql, ok.order_id, ["COMPLETED"]);
