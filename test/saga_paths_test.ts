@@ -214,9 +214,9 @@ Deno.test("two transient reservation failures are retried with the same Idempote
       "OrderPlaced",
       "createOrder:ok",
       "reserveInventory:transient",
-      "retry",
+      "retryDue",
       "reserveInventory:transient",
-      "retry",
+      "retryDue",
       "reserveInventory:ok",
       "capturePayment:attempt",
       "capturePayment:ok",
@@ -252,9 +252,9 @@ Deno.test("a reservation that keeps failing exhausts its retries and compensates
       "OrderPlaced",
       "createOrder:ok",
       "reserveInventory:transient",
-      "retry",
+      "retryDue",
       "reserveInventory:transient",
-      "retry",
+      "retryDue",
       "reserveInventory:transient",
       "releaseReservation:ok",
       "cancelOrder:ok",
@@ -308,7 +308,7 @@ Deno.test("a lost capture response is retried with the same key and replayed, ca
       "reserveInventory:ok",
       "capturePayment:attempt",
       "capturePayment:transient",
-      "retry",
+      "retryDue",
       "capturePayment:ok",
       "confirmOrder:ok",
     ]);
@@ -347,9 +347,9 @@ Deno.test("a confirmation rejected a few times after the capture is retried unti
       "capturePayment:attempt",
       "capturePayment:ok",
       "confirmOrder:rejected",
-      "retry",
+      "retryDue",
       "confirmOrder:rejected",
-      "retry",
+      "retryDue",
       "confirmOrder:ok",
     ]);
   } finally {
@@ -705,7 +705,7 @@ Deno.test("a retry wait is stored as a deadline on an unleased ledger row", asyn
     const done = await settled(h.sql, order.order_id);
     assert.equal(done.status, "COMPLETED");
     const [retried] = await h.sql<[{ at: Date }]>`
-      SELECT at FROM saga_history WHERE order_id = ${order.order_id} AND event = 'retry'`;
+      SELECT at FROM saga_history WHERE order_id = ${order.order_id} AND event = 'retryDue'`;
     assert.ok(retried.at.getTime() >= at! - 5, "the retry did not run before its deadline");
     assert.equal(calls(h.sandbox, "inventory", ROUTES.reserveInventory), 2);
   } finally {
