@@ -2,16 +2,11 @@
 // of them.
 import assert from "node:assert/strict";
 import type { Sql } from "../../src/db/client.ts";
+import type { OrderPayload } from "../../tooling/cluster/orders.ts";
 import type { Sandbox } from "../../tooling/reference_services/mod.ts";
 
-export interface SampleOrder {
-  order_id: string;
-  customer_id: string;
-  items: Array<{ sku: string; quantity: number; unit_price_cents: number }>;
-  total_cents: number;
-  currency: string;
-  payment_authorization_id: string;
-}
+/** An OrderPlaced payload, the same shape the demo, bench and chaos run produce. */
+export type SampleOrder = OrderPayload;
 
 export function sampleOrder(over: Partial<SampleOrder> = {}): SampleOrder {
   const order_id = over.order_id ?? crypto.randomUUID();
