@@ -17,6 +17,8 @@ export interface LoadFigures {
   ratePerSecond: number;
   seconds: number;
   orders: number;
+  /** Orders finished without completing, summed over the runs (left out of the latencies). */
+  failed: number;
   /** Commits (or accepted sends) per second: below the rate if the producer fell behind. */
   committedPerSecond: Spread;
   producerMaxLagMs: Spread;
@@ -44,6 +46,7 @@ export function loadFigures(load: LoadRuns): LoadFigures {
     ratePerSecond: runs[0]!.ratePerSecond,
     seconds: load.seconds,
     orders: runs[0]!.orders,
+    failed: runs.reduce((sum, r) => sum + (r.failed ?? 0), 0),
     committedPerSecond: spreadOf(runs, (r) => r.committedPerSecond),
     producerMaxLagMs: spreadOf(runs, (r) => r.producerMaxLagMs),
     endToEnd: latency("endToEnd"),
@@ -67,5 +70,11 @@ export function loadRows(engine: string, f: LoadFigures, done = "COMPLETED"): st
     row("  wake-up p99", f.wakeup.p99Ms, "ms"),
     row("  wake-up max", f.wakeup.maxMs, "ms"),
     row("  orders committed per second (producer)", f.committedPerSecond, "orders/s"),
+    ...(f.failed > 0 ? [failedRow(f.failed, "left out of the latencies above")] : []),
   ];
+}
+
+/** Shown only when something failed: a count over all runs, not a spread. */
+export function failedRow(failed: number, how: string): string[] {
+  return [`  finished without completing, all runs (${how})`, String(failed), "—", "sagas"];
 }

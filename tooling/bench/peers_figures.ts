@@ -2,7 +2,13 @@
 // per saga by process group, our ratio to it, run by run against our
 // 1-instance runs), and their rows in the table.
 import type { CpuCost } from "./cpu.ts";
-import { type LoadFigures, loadFigures, loadRows, type LoadRuns } from "./load_figures.ts";
+import {
+  failedRow,
+  type LoadFigures,
+  loadFigures,
+  loadRows,
+  type LoadRuns,
+} from "./load_figures.ts";
 import type { DbosQueue, DbosRun } from "./peer/dbos.ts";
 import type { GraphileWorkerRun } from "./peer/graphile_worker.ts";
 import type { RestateRun } from "./peer/restate.ts";
@@ -30,6 +36,8 @@ export interface PeerRuns {
 /** One saga engine against ours. */
 export interface SagaEngineFigures {
   sagas: number;
+  /** Measured sagas finished without completing, summed over the runs. */
+  failed: number;
   sagasPerSecond: Spread;
   /** First order handed over → the engine had accepted the last one. */
   handOverSeconds: Spread;
@@ -90,6 +98,7 @@ function engineFigures(
 ): SagaEngineFigures {
   return {
     sagas: runs[0]!.sagas,
+    failed: runs.reduce((sum, r) => sum + (r.failed ?? 0), 0),
     sagasPerSecond: spreadOf(runs, (r) => r.sagasPerSecond),
     handOverSeconds: spreadOf(runs, (r) => r.handOverSeconds),
     cpuMsPerSaga: byGroup(runs),
@@ -163,6 +172,7 @@ function engineRows(label: string, f: SagaEngineFigures, engineIs: string): stri
     ),
     row("  CPU per saga, all groups", f.cpuTotalMsPerSaga, "ms", 2),
     row("  ÷ ours (1 instance, all groups)", f.cpuRatioToOurs, "ratio", 2),
+    ...(f.failed > 0 ? [failedRow(f.failed, "counted as done in sagas/s")] : []),
   ];
 }
 
