@@ -20,7 +20,7 @@ export function sampleOrder(over: Partial<SampleOrder> = {}): SampleOrder {
     items,
     total_cents: items.reduce((s, i) => s + i.quantity * i.unit_price_cents, 0),
     currency: "USD",
-    payment_authorization_id: `auth-${order_id.slice(0, 8)}`,
+    payment_authorization_id: `auth-${order_id}`,
     ...over,
   };
 }

@@ -44,6 +44,9 @@ export function sampleOrder(random: () => number, kind: OutcomeKind = "happy"): 
     items,
     total_cents: items.reduce((sum, i) => sum + i.quantity * i.unit_price_cents, 0),
     currency: "USD",
-    payment_authorization_id: `${kind === "declined" ? "decline" : "auth"}-${order_id.slice(0, 8)}`,
+    // The whole order id: Payments keys authorizations by this id, and a shared
+    // prefix of two orders (8 hex digits collided within a long bench) is one
+    // authorization captured for the first and refused for the second.
+    payment_authorization_id: `${kind === "declined" ? "decline" : "auth"}-${order_id}`,
   };
 }
