@@ -358,8 +358,9 @@ Deno.test("a confirmation rejected a few times after the capture is retried unti
 });
 
 Deno.test("a confirmation that always fails parks the saga as NEEDS_ATTENTION without compensating", async () => {
-  const h = await harness({ env: { CONFIRM_MAX_ATTEMPTS: "3" } });
+  const h = await harness({ start: false });
   try {
+    const instance = h.startCapturing({ CONFIRM_MAX_ATTEMPTS: "3" });
     const order = sampleOrder();
     h.sandbox.orders.setFaults({ rules: [{ method: "POST", path: "/confirmation" }] });
     await placeOrder(h.sql, order);
@@ -389,6 +390,12 @@ Deno.test("a confirmation that always fails parks the saga as NEEDS_ATTENTION wi
     assert.equal(events.filter((e) => e === "confirmOrder:transient").length, 3);
     const last = (await historyRows(h.sql, order.order_id)).at(-1);
     assert.equal(last?.to_state, "needsAttention");
+    // The operator hears of it at warn, with the step and its last failure.
+    const warned = instance.logs.filter((l) => l.level === 40 && l.order_id === order.order_id);
+    assert.equal(warned.length, 1, JSON.stringify(warned));
+    assert.match(String(warned[0]!.msg), /NEEDS_ATTENTION/);
+    assert.equal(warned[0]!.event, "confirmOrder:transient");
+    assert.equal(warned[0]!.status, 503);
   } finally {
     await h.close();
   }

@@ -310,7 +310,15 @@ async function runTurns(
 
     if (nextStatus !== "RUNNING") {
       deps.hooks?.onFinished?.(nextStatus);
-      log.info({ status: nextStatus, state: stateName(next.value) }, "Saga finished");
+      if (nextStatus === "NEEDS_ATTENTION") {
+        // Nothing moves this saga again until an operator acts: say so where they look.
+        log.warn(
+          { from, event: historyEvent, ...(detail ?? {}) },
+          "Saga is NEEDS_ATTENTION: it needs an operator to retry or resolve it",
+        );
+      } else {
+        log.info({ status: nextStatus, state: stateName(next.value) }, "Saga finished");
+      }
       return;
     }
     if (nextPending?.kind === "timer") {
