@@ -1,0 +1,122 @@
+// Before/after for the orchestrator's own cost: two source trees (e.g. a
+// `git worktree` of an older commit and this one) take turns on the same
+// machine, so drift in a shared machine's speed falls on both alike; a
+// before/after from two whole benchmark runs minutes apart does not.
+//
+// Per round and tree: a fresh database, one instance of that tree with its
+// defaults, 500 warm-up orders, then --sagas orders inserted 100 to a
+// statement; its CPU is read from /proc/<pid>/stat around them.
+//
+//   deno run -A tooling/bench/cpu_ab.ts --sagas 4000 --rounds 3 /tmp/before /work/main
+//   (a tree may carry a log level and V8 flags: /work/main:info:--max-semi-space-size=32)
+import { intOption, parseCommandLine } from "../../src/cli_args.ts";
+import { freePort, freshDatabase, ProcessGroup, readProcFile, taskFlags } from "../cluster/mod.ts";
+import { startBenchEnv } from "./cluster.ts";
+import { happyOrders, insertAll, waitFinished } from "./orders.ts";
+import { spread } from "./stats.ts";
+
+const USAGE =
+  `Usage: deno run -A tooling/bench/cpu_ab.ts [--sagas N] [--rounds N] TREE[:LOG_LEVEL[:V8_FLAGS]]...
+
+Runs each tree's src/main.ts in turn, --rounds times (default 3), and prints its
+orchestrator CPU per saga and sagas/s, median and min–max.`;
+
+const { values, positionals } = parseCommandLine(Deno.args, {
+  sagas: { type: "string" },
+  rounds: { type: "string" },
+}, USAGE);
+const int = intOption(USAGE);
+const sagas = int("sagas", values.sagas, 4000, 100);
+const rounds = int("rounds", values.rounds, 3, 1);
+if (positionals.length === 0) {
+  console.error(USAGE);
+  Deno.exit(2);
+}
+const WARMUP = 500;
+const CLOCK_TICKS = 100; // USER_HZ on Linux
+
+async function cpuMs(pid: number): Promise<number> {
+  const fields = (await readProcFile(`/proc/${pid}/stat`)).split(") ")[1]!.split(" ");
+  return (Number(fields[11]) + Number(fields[12])) * 1000 / CLOCK_TICKS;
+}
+
+const group = new ProcessGroup({ 3: 12_000, 2: 3000, 1: 15_000 });
+const env = await startBenchEnv(group, { dataDir: ".data/cpu-ab", logLevel: "warn" });
+const results = new Map<string, { cpu: number[]; rate: number[] }>();
+try {
+  for (let round = 0; round < rounds; round++) {
+    for (const [index, variant] of positionals.entries()) {
+      const [tree, logLevel = "warn", v8Flags] = variant.split(":");
+      const db = await freshDatabase(env.db, `cpu_ab_${round}_${index}`, { max: 4 });
+      const port = await freePort();
+      const child = group.spawn({
+        name: `orchestrator-${index}`,
+        args: [
+          "run",
+          `--config=${tree}/deno.json`,
+          ...taskFlags("start"),
+          ...(v8Flags ? [`--v8-flags=${v8Flags}`] : []),
+          `${tree}/src/main.ts`,
+        ],
+        env: {
+          LOG_LEVEL: logLevel,
+          DATABASE_URL: db.url,
+          ORDERS_SERVICE_URL: env.services.urls.orders,
+          INVENTORY_SERVICE_URL: env.services.urls.inventory,
+          PAYMENTS_SERVICE_URL: env.services.urls.payments,
+          INSTANCE_ID: `cpu-ab-${index}`,
+          ADMIN_PORT: String(port),
+        },
+        logFile: `${env.logDir}/cpu-ab-${round}-${index}.log`,
+        tier: 3,
+      });
+      await waitReady(port);
+      const orders = happyOrders(WARMUP + sagas, 1000 * round + index);
+      await insertAll(db.sql, orders.slice(0, WARMUP));
+      await waitFinished(db.sql, WARMUP, { timeoutMs: 120_000 });
+      const cpuBefore = await cpuMs(child.pid);
+      const started = performance.now();
+      for (let i = WARMUP; i < orders.length; i += 100) {
+        await insertAll(db.sql, orders.slice(i, i + 100));
+      }
+      await waitFinished(db.sql, WARMUP + sagas, { timeoutMs: 600_000 });
+      const seconds = (performance.now() - started) / 1000;
+      const cpu = (await cpuMs(child.pid) - cpuBefore) / sagas;
+      const r = results.get(variant) ?? { cpu: [], rate: [] };
+      r.cpu.push(cpu);
+      r.rate.push(sagas / seconds);
+      results.set(variant, r);
+      console.log(
+        `round ${round + 1} ${variant}: ${(sagas / seconds).toFixed(0)} sagas/s, ` +
+          `${cpu.toFixed(3)} ms CPU per saga`,
+      );
+      await group.stop(child, "SIGTERM");
+      await db.drop();
+    }
+  }
+  for (const [variant, r] of results) {
+    const cpu = spread(r.cpu);
+    const rate = spread(r.rate);
+    console.log(
+      `${variant}: ${cpu.median.toFixed(3)} ms CPU per saga (${cpu.min.toFixed(3)}–` +
+        `${cpu.max.toFixed(3)}), ${rate.median.toFixed(0)} sagas/s (${rate.min.toFixed(0)}–` +
+        `${rate.max.toFixed(0)})`,
+    );
+  }
+} finally {
+  await group.stopAll();
+}
+
+async function waitReady(port: number): Promise<void> {
+  for (let tries = 0; tries < 600; tries++) {
+    try {
+      const response = await fetch(`http://127.0.0.1:${port}/readyz`);
+      await response.body?.cancel();
+      if (response.ok) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`the orchestrator on port ${port} was not ready within 60 s`);
+}
