@@ -15,6 +15,7 @@ import type { OperationalGauges } from "./db/admin_reads.ts";
 export type MetricsHooks = Required<Pick<SagaHooks, "onStarted" | "onStep" | "onFinished">> & {
   onWake(source: WakeSource): void;
   onWrite(transitions: number): void;
+  onCommitted(statementSeconds: number, waitSeconds: number[]): void;
   /** The saga pool's lease heartbeat failed as a whole (SagaPool hooks). */
   onHeartbeatFailure(): void;
   /** The saga pool stopped a saga whose lease was lost or could not be renewed in time. */
@@ -53,6 +54,7 @@ const QUERY_TIMEOUT_MS = 1000;
 const BATCH_BUCKETS = [1, 2, 4, 8, 16, 32, 64, 128, 256];
 
 // Steps are HTTP calls with timeouts of seconds: buckets from 5 ms to 30 s.
+const COMMIT_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
 const STEP_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 
 // A retention sweep is a few short batches: from milliseconds to a minute.
@@ -94,6 +96,19 @@ export function createMetrics(opts: { logger?: Logger } = {}): Metrics {
     name: "orchestrator_transition_batch_size",
     help: "Saga transitions committed per statement (group commit).",
     buckets: BATCH_BUCKETS,
+    registers: [registry],
+  });
+  const statementDuration = new Histogram({
+    name: "orchestrator_transition_statement_seconds",
+    help:
+      "Duration of one group-commit statement of saga transitions, commit included, in seconds.",
+    buckets: COMMIT_BUCKETS,
+    registers: [registry],
+  });
+  const transitionWait = new Histogram({
+    name: "orchestrator_transition_wait_seconds",
+    help: "From a saga transition handed to the writer to its commit, in seconds.",
+    buckets: COMMIT_BUCKETS,
     registers: [registry],
   });
   const wakeups = new Counter({
@@ -283,6 +298,10 @@ export function createMetrics(opts: { logger?: Logger } = {}): Metrics {
       onFinished: safe((status: string) => finished.inc({ status })),
       onWake: safe((source: WakeSource) => wakeups.inc({ source })),
       onWrite: safe((transitions: number) => batches.observe(transitions)),
+      onCommitted: safe((statementSeconds: number, waitSeconds: number[]) => {
+        statementDuration.observe(statementSeconds);
+        for (const seconds of waitSeconds) transitionWait.observe(seconds);
+      }),
       onDeleted: safe((table: string, rows: number) => retentionDeleted.inc({ table }, rows)),
       onSweep: safe((seconds: number) => sweepDuration.observe(seconds)),
       onHeartbeatFailure: safe(() => heartbeatFailures.inc()),

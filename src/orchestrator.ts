@@ -25,6 +25,7 @@ export interface OrchestratorDeps {
     onWake?(source: WakeSource): void;
     /** One statement committed this many transitions (group commit). */
     onWrite?(transitions: number): void;
+    onCommitted?(statementSeconds: number, waitSeconds: number[]): void;
     /** The lease heartbeat failed as a whole (passed to the saga pool). */
     onHeartbeatFailure?(): void;
     /** The saga pool stopped a saga whose lease was lost or not renewed in time. */
@@ -52,7 +53,11 @@ const MAX_INTAKE_BATCHES = 10;
 export function createOrchestrator(deps: OrchestratorDeps) {
   const { config, sql, logger } = deps;
   const budget = config.maxAttempts;
-  const writer = new TransitionWriter({ sql, onFlush: deps.hooks?.onWrite });
+  const writer = new TransitionWriter({
+    sql,
+    onFlush: deps.hooks?.onWrite,
+    onCommitted: deps.hooks?.onCommitted,
+  });
   const executor = createStepExecutor({
     urls: { ...config.services, ...deps.serviceUrls },
     timeoutMs: config.httpTimeoutMs,

@@ -51,6 +51,7 @@ Deno.test("metrics carry the documented names, count what the hooks report, and 
   m.hooks.onWake("poll");
   m.hooks.onWrite(1);
   m.hooks.onWrite(12);
+  m.hooks.onCommitted(0.004, [0.004, 0.02, 0.3]);
 
   const text = await m.render();
   await promtoolCheck(text);
@@ -76,6 +77,12 @@ Deno.test("metrics carry the documented names, count what the hooks report, and 
       ["orchestrator_transition_batch_size_sum", 13],
       ['orchestrator_transition_batch_size_bucket{le="8"}', 1],
       ['orchestrator_transition_batch_size_bucket{le="16"}', 2],
+      ["orchestrator_transition_statement_seconds_count", 1],
+      ['orchestrator_transition_statement_seconds_bucket{le="0.005"}', 1],
+      ["orchestrator_transition_wait_seconds_count", 3],
+      ['orchestrator_transition_wait_seconds_bucket{le="0.005"}', 1],
+      ['orchestrator_transition_wait_seconds_bucket{le="0.025"}', 2],
+      ['orchestrator_transition_wait_seconds_bucket{le="0.25"}', 2],
       ["orchestrator_sagas_parked", 4],
       ["orchestrator_outbox_dead", 2],
       ["orchestrator_outbox_oldest_pending_age_seconds", 12.5],
@@ -218,6 +225,13 @@ Deno.test("GET /metrics on a running orchestrator counts real sagas and passes p
       SELECT count(*)::int AS n FROM saga_history WHERE event <> 'OrderPlaced'`;
     assert.ok(written!.n >= 10, `${written!.n} transitions`);
     assert.equal(sample(text, "orchestrator_transition_batch_size_sum"), written!.n);
+    // Each of them waited some time for its commit, and each statement took some.
+    assert.equal(sample(text, "orchestrator_transition_wait_seconds_count"), written!.n);
+    assert.equal(
+      sample(text, "orchestrator_transition_statement_seconds_count"),
+      sample(text, "orchestrator_transition_batch_size_count"),
+    );
+    assert.ok((sample(text, "orchestrator_transition_wait_seconds_sum") ?? 0) > 0);
   } finally {
     await o.stop();
     await sandbox.close();

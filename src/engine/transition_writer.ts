@@ -32,6 +32,12 @@ export interface WriterOptions {
   maxInFlight?: number;
   /** Told of every statement: for metrics and the benchmark. */
   onFlush?(size: number): void;
+  /**
+   * Told of every batch statement that committed: how long it took, and how
+   * long each of its transitions waited from write() to that commit (queued
+   * behind the statement in flight, then its own): what a saga pays per step.
+   */
+  onCommitted?(statementSeconds: number, waitSeconds: number[]): void;
 }
 
 interface Waiting {
@@ -45,6 +51,8 @@ interface Waiting {
   /** The caller gave up (shutdown, lost lease) before it was sent. */
   abandoned?: boolean;
   signal?: AbortSignal;
+  /** performance.now() when write() was called. */
+  since: number;
 }
 
 /** Pause before a write whose row was locked is tried again: 5 ms, doubling, at most 1 s. */
@@ -55,6 +63,7 @@ export class TransitionWriter {
   readonly #maxBatch: number;
   readonly #maxInFlight: number;
   readonly #onFlush?: (size: number) => void;
+  readonly #onCommitted?: (statementSeconds: number, waitSeconds: number[]) => void;
   #queue: Waiting[] = [];
   #inFlight = 0;
 
@@ -63,6 +72,7 @@ export class TransitionWriter {
     this.#maxBatch = opts.maxBatch ?? 200;
     this.#maxInFlight = opts.maxInFlight ?? 1;
     this.#onFlush = opts.onFlush;
+    this.#onCommitted = opts.onCommitted;
   }
 
   /**
@@ -73,7 +83,7 @@ export class TransitionWriter {
   write(t: Transition, signal?: AbortSignal): Promise<Persisted | null> {
     return new Promise((resolve, reject) => {
       if (signal?.aborted) return reject(signal.reason);
-      const w: Waiting = { t, resolve, reject, busy: 0, signal };
+      const w: Waiting = { t, resolve, reject, busy: 0, signal, since: performance.now() };
       signal?.addEventListener("abort", () => {
         const queued = this.#queue.indexOf(w);
         if (queued < 0 && w.timer === undefined) return; // in flight, or done
@@ -117,7 +127,10 @@ export class TransitionWriter {
   async #flush(batch: Waiting[]): Promise<void> {
     this.#onFlush?.(batch.length);
     try {
+      const started = performance.now();
       const rows = await persistTransitions(this.#sql, batch.map((w) => w.t));
+      const done = performance.now();
+      this.#onCommitted?.((done - started) / 1000, batch.map((w) => (done - w.since) / 1000));
       const byOrder = new Map(rows.map((r) => [r.order_id, r]));
       for (const w of batch) this.#resolveWaiter(w, byOrder.get(w.t.orderId));
     } catch (err) {
