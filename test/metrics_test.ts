@@ -183,10 +183,15 @@ Deno.test("GET /metrics on a running orchestrator counts real sagas and passes p
     // Subscribed and idle first, so the orders arrive as notifications: producers
     // notify only while an idle instance has armed the wake-up gate.
     await waitFor(() => o.listening(), { what: "LISTEN" });
+    // And no claim cycle running: a cycle disarms the gate while it works (a
+    // second one follows at once when something woke the first meanwhile).
+    const idle = () =>
+      o.orchestrator.supervisor.actor.getSnapshot().matches({ running: { work: "idle" } });
     await waitFor(async () => {
+      if (!idle()) return false;
       const [row] = await db.sql<{ armed: boolean }[]>`SELECT armed FROM orchestrator_wakeup`;
-      return row?.armed === true;
-    }, { what: "the wake-up gate to be armed" });
+      return row?.armed === true && idle();
+    }, { what: "the wake-up gate to be armed, with no cycle running" });
     await placeOrder(db.sql, ok);
     await placeOrder(db.sql, declined);
     await waitForStatus(db.sql, ok.order_id, ["COMPLETED"]);
