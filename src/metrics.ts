@@ -53,8 +53,10 @@ const QUERY_TIMEOUT_MS = 1000;
 // Transitions per group-committed statement: 1 when idle, up to the batch cap under load.
 const BATCH_BUCKETS = [1, 2, 4, 8, 16, 32, 64, 128, 256];
 
-// Steps are HTTP calls with timeouts of seconds: buckets from 5 ms to 30 s.
+// A transition statement commits in milliseconds, or waits behind a busy one: 1 ms to 2.5 s.
 const COMMIT_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
+
+// Steps are HTTP calls with timeouts of seconds: buckets from 5 ms to 30 s.
 const STEP_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 
 // A retention sweep is a few short batches: from milliseconds to a minute.

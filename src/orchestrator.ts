@@ -25,6 +25,7 @@ export interface OrchestratorDeps {
     onWake?(source: WakeSource): void;
     /** One statement committed this many transitions (group commit). */
     onWrite?(transitions: number): void;
+    /** A statement committed: its duration, and each of its transitions' wait for it. */
     onCommitted?(statementSeconds: number, waitSeconds: number[]): void;
     /** The lease heartbeat failed as a whole (passed to the saga pool). */
     onHeartbeatFailure?(): void;

@@ -10,8 +10,9 @@
 //   deno run -A tooling/bench/cpu_ab.ts --sagas 4000 --rounds 3 /tmp/before /work/main
 //   (a tree may carry a log level and V8 flags: /work/main:info:--max-semi-space-size=32)
 import { intOption, parseCommandLine } from "../../src/cli_args.ts";
-import { freePort, freshDatabase, ProcessGroup, readProcFile, taskFlags } from "../cluster/mod.ts";
+import { freshDatabase, ProcessGroup, startInstance, waitReady } from "../cluster/mod.ts";
 import { startBenchEnv } from "./cluster.ts";
+import { readCpu } from "./cpu.ts";
 import { happyOrders, insertAll, waitFinished } from "./orders.ts";
 import { spread } from "./stats.ts";
 
@@ -33,11 +34,10 @@ if (positionals.length === 0) {
   Deno.exit(2);
 }
 const WARMUP = 500;
-const CLOCK_TICKS = 100; // USER_HZ on Linux
 
+/** Milliseconds of CPU the process has used so far. */
 async function cpuMs(pid: number): Promise<number> {
-  const fields = (await readProcFile(`/proc/${pid}/stat`)).split(") ")[1]!.split(" ");
-  return (Number(fields[11]) + Number(fields[12])) * 1000 / CLOCK_TICKS;
+  return (await readCpu({ processes: { orchestrator: [pid] }, trees: {} })).groups.orchestrator!;
 }
 
 const group = new ProcessGroup({ 3: 12_000, 2: 3000, 1: 15_000 });
@@ -48,29 +48,17 @@ try {
     for (const [index, variant] of positionals.entries()) {
       const [tree, logLevel = "warn", v8Flags] = variant.split(":");
       const db = await freshDatabase(env.db, `cpu_ab_${round}_${index}`, { max: 4 });
-      const port = await freePort();
-      const child = group.spawn({
-        name: `orchestrator-${index}`,
-        args: [
-          "run",
-          `--config=${tree}/deno.json`,
-          ...taskFlags("start"),
-          ...(v8Flags ? [`--v8-flags=${v8Flags}`] : []),
-          `${tree}/src/main.ts`,
-        ],
-        env: {
-          LOG_LEVEL: logLevel,
-          DATABASE_URL: db.url,
-          ORDERS_SERVICE_URL: env.services.urls.orders,
-          INVENTORY_SERVICE_URL: env.services.urls.inventory,
-          PAYMENTS_SERVICE_URL: env.services.urls.payments,
-          INSTANCE_ID: `cpu-ab-${index}`,
-          ADMIN_PORT: String(port),
-        },
+      const instance = await startInstance(env.group, {
+        id: `cpu-ab-${index}`,
+        databaseUrl: db.url,
+        services: env.services.urls,
+        tree,
+        // Deno reads V8 flags from DENO_V8_FLAGS as from --v8-flags.
+        env: { LOG_LEVEL: logLevel, ...(v8Flags ? { DENO_V8_FLAGS: v8Flags } : {}) },
         logFile: `${env.logDir}/cpu-ab-${round}-${index}.log`,
-        tier: 3,
       });
-      await waitReady(port);
+      const child = instance.child;
+      await waitReady(instance, { listen: false });
       const orders = happyOrders(WARMUP + sagas, 1000 * round + index);
       await insertAll(db.sql, orders.slice(0, WARMUP));
       await waitFinished(db.sql, WARMUP, { timeoutMs: 120_000 });
@@ -105,18 +93,4 @@ try {
   }
 } finally {
   await group.stopAll();
-}
-
-async function waitReady(port: number): Promise<void> {
-  for (let tries = 0; tries < 600; tries++) {
-    try {
-      const response = await fetch(`http://127.0.0.1:${port}/readyz`);
-      await response.body?.cancel();
-      if (response.ok) return;
-    } catch {
-      // not listening yet
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`the orchestrator on port ${port} was not ready within 60 s`);
 }

@@ -46,7 +46,7 @@ export function loadFigures(load: LoadRuns): LoadFigures {
     ratePerSecond: runs[0]!.ratePerSecond,
     seconds: load.seconds,
     orders: runs[0]!.orders,
-    failed: runs.reduce((sum, r) => sum + (r.failed ?? 0), 0),
+    failed: runs.reduce((sum, r) => sum + r.failed, 0),
     committedPerSecond: spreadOf(runs, (r) => r.committedPerSecond),
     producerMaxLagMs: spreadOf(runs, (r) => r.producerMaxLagMs),
     endToEnd: latency("endToEnd"),

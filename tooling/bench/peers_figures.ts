@@ -98,7 +98,7 @@ function engineFigures(
 ): SagaEngineFigures {
   return {
     sagas: runs[0]!.sagas,
-    failed: runs.reduce((sum, r) => sum + (r.failed ?? 0), 0),
+    failed: runs.reduce((sum, r) => sum + r.failed, 0),
     sagasPerSecond: spreadOf(runs, (r) => r.sagasPerSecond),
     handOverSeconds: spreadOf(runs, (r) => r.handOverSeconds),
     cpuMsPerSaga: byGroup(runs),

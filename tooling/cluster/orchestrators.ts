@@ -18,9 +18,14 @@ export function taskFlags(task: string): string[] {
   return command.split(/\s+/).filter((arg) => arg.startsWith("--"));
 }
 
-/** `deno` arguments that run the service as `deno task start` does. */
-export function startArgs(): string[] {
-  return ["run", ...taskFlags("start"), "src/main.ts"];
+/**
+ * `deno` arguments that run the service as `deno task start` does: this
+ * checkout's, or another source tree's (a worktree of an older commit) with
+ * that tree's own configuration.
+ */
+export function startArgs(tree?: string): string[] {
+  if (tree === undefined) return ["run", ...taskFlags("start"), "src/main.ts"];
+  return ["run", `--config=${tree}/deno.json`, ...taskFlags("start"), `${tree}/src/main.ts`];
 }
 
 export interface Instance {
@@ -35,13 +40,15 @@ export interface InstanceOptions {
   services: ServiceUrls;
   env?: Record<string, string>;
   logFile?: string;
+  /** Another source tree to run (default: this checkout). */
+  tree?: string;
 }
 
 export async function startInstance(group: ProcessGroup, opts: InstanceOptions): Promise<Instance> {
   const port = await freePort();
   const child = group.spawn({
     name: opts.id,
-    args: startArgs(),
+    args: startArgs(opts.tree),
     env: {
       LOG_LEVEL: "info",
       ...opts.env,
