@@ -19,6 +19,7 @@ const FINISHED_AT_MIGRATION = "006_finished_at.sql";
 const RETENTION_INDEX_MIGRATION = "008_retention_indexes.sql";
 const COUNTS_MIGRATION = "005_saga_counts.sql";
 const DEAD_INDEX_MIGRATION = "007_outbox_dead_index.sql";
+const LEASE_INDEX_MIGRATION = "009_lease_lookup_index.sql";
 
 type LogLine = { level: number; msg: string; migration?: string } & Record<string, unknown>;
 
@@ -289,6 +290,7 @@ Deno.test("an installation migrated by the old code is adopted: nothing re-appli
         FINISHED_AT_MIGRATION,
         DEAD_INDEX_MIGRATION,
         RETENTION_INDEX_MIGRATION,
+        LEASE_INDEX_MIGRATION,
       ],
       "only the files the old code did not have",
     );
