@@ -4,7 +4,7 @@
 // real services, the sweep running inside a real orchestrator.
 import assert from "node:assert/strict";
 import type { Sql } from "../src/db/client.ts";
-import { sweepOnce } from "../src/engine/retention.ts";
+import { startRetention, sweepOnce } from "../src/engine/retention.ts";
 import { silentLogger } from "../src/log.ts";
 import { harness, ledgerRow, outboxRows } from "./helpers/saga_assert.ts";
 import { placeOrder, sampleOrder, waitFor, waitForStatus } from "./helpers/orders.ts";
@@ -211,5 +211,56 @@ Deno.test("a sweep running while 500 orders flow makes none of them wait on a lo
     assert.equal(sweeping.blockedBySweep, 0, "no backend ever waited on the sweep");
   } finally {
     await h.close();
+  }
+});
+
+Deno.test("a sweep through a backlog deletes at most half the time, so live sagas keep the database", async () => {
+  const db = await freshDatabase();
+  try {
+    await seedFinished(db.sql, 3000, 3600);
+    const started = performance.now();
+    const r = await sweepOnce({
+      sql: db.sql,
+      logger: silentLogger,
+      retentionSeconds: 60,
+      batchSize: 500,
+      // No fixed pause: the one after each batch comes from the batch alone.
+      pauseMs: 0,
+    });
+    const seconds = (performance.now() - started) / 1000;
+    assert.equal(r.sagas, 3000);
+    assert.ok(r.busySeconds > 0);
+    // After each batch it pauses as long as the batch took (timers may fire
+    // up to a millisecond early).
+    assert.ok(
+      seconds >= 2 * r.busySeconds - r.batches * 0.001,
+      `${r.batches} batches: ${r.busySeconds.toFixed(3)} s deleting in ${seconds.toFixed(3)} s`,
+    );
+  } finally {
+    await db.drop();
+  }
+});
+
+Deno.test("stopping the sweeper ends a long sweep after its batch in flight", async () => {
+  const db = await freshDatabase();
+  try {
+    await seedFinished(db.sql, 20_000, 3600);
+    const count = async () =>
+      (await db.sql<{ n: number }[]>`SELECT count(*)::int AS n FROM order_ledger`)[0]!.n;
+    const sweeper = startRetention({
+      sql: db.sql,
+      logger: silentLogger,
+      retentionSeconds: 60,
+      intervalMs: 100,
+    });
+    await waitFor(async () => await count() < 20_000, { what: "the sweep to begin" });
+    await sweeper.stop();
+    const left = await count();
+    assert.ok(left > 0, "the sweep ended before it had deleted the whole backlog");
+    // Nothing is deleted once stop() returned.
+    await db.sql`SELECT pg_sleep(0.3)`;
+    assert.equal(await count(), left);
+  } finally {
+    await db.drop();
   }
 });
