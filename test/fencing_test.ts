@@ -23,6 +23,7 @@ import {
   settled,
 } from "./helpers/saga_assert.ts";
 import { freshDatabase } from "../tooling/cluster/mod.ts";
+import { stepTransition } from "./helpers/transitions.ts";
 
 const BUDGET = { forward: 5, confirm: 5, compensation: 5 };
 
@@ -79,27 +80,11 @@ function transitionBy(
   me: string,
   claimed: { order_id: string; lease_epoch: string; revision: string },
 ): Transition {
-  return {
-    orderId: claimed.order_id,
-    me,
-    epoch: claimed.lease_epoch,
-    revision: claimed.revision,
+  const lease = { orderId: claimed.order_id, me, epoch: claimed.lease_epoch };
+  return stepTransition({ ...lease, revision: claimed.revision }, {
     snapshot: { value: "written-by", context: { by: me } },
-    state: "reservingInventory",
-    status: "RUNNING",
-    pending: null,
-    release: false,
-    runAt: null,
-    clearRetry: false,
-    lastError: null,
     step: { name: "createOrder", outcome: "ok", httpStatus: 201, body: { by: me } },
-    history: {
-      event: "createOrder:ok",
-      from: "creatingOrder",
-      to: "reservingInventory",
-      detail: null,
-    },
-  };
+  });
 }
 
 Deno.test("persistTransition refuses a write from an instance whose lease was taken over", async () => {

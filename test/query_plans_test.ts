@@ -30,6 +30,7 @@ import {
   oldestFinishedAgeSeconds,
 } from "../src/db/maintenance.ts";
 import { persistTransitions } from "../src/db/transitions.ts";
+import { stepTransition } from "./helpers/transitions.ts";
 import {
   type ExplainedStatement,
   type PlanSession,
@@ -162,27 +163,14 @@ Deno.test("…a batch of transitions reads only its own sagas' rows", async () =
         RETURNING order_id, lease_epoch, revision`;
       return persistTransitions(
         sql,
-        rows.slice(0, 50).map((r) => ({
-          orderId: r.order_id,
-          me: "new-instance",
-          epoch: r.lease_epoch,
-          revision: r.revision,
-          snapshot: {},
-          state: "capturingPayment",
-          status: "RUNNING",
-          pending: null,
-          release: false,
-          runAt: null,
-          clearRetry: false,
-          lastError: null,
-          step: { name: "reserveInventory", outcome: "ok", httpStatus: 201, body: {} },
-          history: {
-            event: "reserveInventory:ok",
-            from: "reservingInventory",
-            to: "x",
-            detail: null,
-          },
-        })),
+        rows.slice(0, 50).map((r) =>
+          stepTransition({
+            orderId: r.order_id,
+            me: "new-instance",
+            epoch: r.lease_epoch,
+            revision: r.revision,
+          })
+        ),
       );
     },
     // Three lookups per saga (lock, busy check, update); the lease-taking update reads 200.

@@ -8,6 +8,7 @@ import { persistTransitions, type Transition } from "../../src/db/transitions.ts
 import type { Sql } from "../../src/db/client.ts";
 import { TransitionWriter } from "../../src/engine/transition_writer.ts";
 import { freshDatabase } from "../../tooling/cluster/mod.ts";
+import { stepTransition } from "../helpers/transitions.ts";
 
 const ME = "writer-test";
 
@@ -35,19 +36,8 @@ async function leasedSagas(sql: Sql, n: number): Promise<string[]> {
 }
 
 function step(orderId: string, revision: number, over: Partial<Transition> = {}): Transition {
-  return {
-    orderId,
-    me: ME,
-    epoch: "1",
-    revision: String(revision),
+  return stepTransition({ orderId, me: ME, epoch: "1", revision: String(revision) }, {
     snapshot: { value: { reservingInventory: "calling" }, context: { revision } },
-    state: "reservingInventory",
-    status: "RUNNING",
-    pending: null,
-    release: false,
-    runAt: null,
-    clearRetry: false,
-    lastError: null,
     step: { name: "createOrder", outcome: "ok", httpStatus: 201, body: { order_id: orderId } },
     history: {
       event: "createOrder:ok",
@@ -56,7 +46,7 @@ function step(orderId: string, revision: number, over: Partial<Transition> = {})
       detail: { status: 201 },
     },
     ...over,
-  };
+  });
 }
 
 /** An operator's open transaction holding one saga's row lock; call the result to commit. */
