@@ -147,7 +147,7 @@ Deno.test("with a million finished sagas and events kept, the claim loop's queri
 // nothing was leased (a quiet hour's ANALYZE) make every lease owner look
 // as if it held no rows, and the planner looked sagas up by lease owner
 // alone, reading all of the instance's leases for every transition: with a
-// million sagas kept, a saga cost PostgreSQL 2.7 times the CPU.
+// million sagas kept, a saga cost PostgreSQL 2 to 2.7 times the CPU.
 Deno.test("…a batch of transitions reads only its own sagas' rows", async () => {
   await assertIndexDriven(
     "persistTransitions (50 sagas of a new instance leasing 200)",
