@@ -96,7 +96,6 @@ async function attempt(
   };
   injectTraceContext(spanContext, span, headers);
   try {
-    // Under OTEL_DENO, Deno traces the request itself: as a child of this span.
     const response = await context.with(spanContext, () =>
       send({
         url: request.url,
@@ -133,9 +132,6 @@ async function attempt(
  * a valid span context still deserves a traceparent so services can correlate.
  */
 function injectTraceContext(ctx: Context, span: Span, headers: Record<string, string>): void {
-  // Deno's built-in OpenTelemetry instruments fetch and appends its own
-  // traceparent (child of this span); a second one would make the header invalid.
-  if (trace.getTracerProvider() === Deno.telemetry?.tracerProvider) return;
   propagation.inject(ctx, headers);
   const sc = span.spanContext();
   if (headers.traceparent === undefined && isSpanContextValid(sc)) {

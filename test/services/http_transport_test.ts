@@ -1,5 +1,10 @@
 import assert from "node:assert/strict";
-import { RequestTimeoutError, send } from "../../src/services/http_transport.ts";
+import {
+  closeIdleConnections,
+  HttpProtocolError,
+  RequestTimeoutError,
+  send,
+} from "../../src/services/http_transport.ts";
 
 function serve(
   handler: (req: Request, info: Deno.ServeHandlerInfo) => Response | Promise<Response>,
@@ -74,5 +79,197 @@ Deno.test("send() rejects a hung exchange after timeoutMs, and with the caller's
   } finally {
     hang.resolve();
     await s.shutdown();
+  }
+});
+
+// The cases below script the server's bytes exactly, on a plain TCP listener,
+// to check the framing rules a JSON service can legitimately use.
+
+/** A TCP server that hands each accepted connection (numbered from 0) to `onConn`. */
+function rawServer(onConn: (conn: Deno.Conn, index: number) => Promise<void>) {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const tasks: Promise<void>[] = [];
+  let accepted = 0;
+  const loop = (async () => {
+    for await (const conn of listener) {
+      tasks.push(
+        onConn(conn, accepted++).catch(() => {}).finally(() => {
+          try {
+            conn.close();
+          } catch { /* closed by the handler */ }
+        }),
+      );
+    }
+  })();
+  return {
+    base: `http://127.0.0.1:${listener.addr.port}`,
+    accepted: () => accepted,
+    async close() {
+      listener.close();
+      await loop.catch(() => {});
+      await Promise.all(tasks);
+    },
+  };
+}
+
+const encoder = new TextEncoder();
+const write = (conn: Deno.Conn, text: string) => conn.write(encoder.encode(text));
+
+/** Reads one request (head and content-length body); null when the client closed. */
+async function readRequest(conn: Deno.Conn): Promise<string | null> {
+  let text = "";
+  const buf = new Uint8Array(4096);
+  for (;;) {
+    const end = text.indexOf("\r\n\r\n");
+    if (end >= 0) {
+      const length = Number(/content-length: (\d+)/i.exec(text.slice(0, end))?.[1] ?? 0);
+      if (text.length >= end + 4 + length) return text;
+    }
+    const n = await conn.read(buf);
+    if (n === null) return null;
+    text += new TextDecoder().decode(buf.subarray(0, n));
+  }
+}
+
+const bodyOf = (res: { bytes: Uint8Array }) => new TextDecoder().decode(res.bytes);
+
+Deno.test("send() reads a chunked body (extensions and trailers too), then reuses the connection", async () => {
+  const s = rawServer(async (conn) => {
+    while (await readRequest(conn) !== null) {
+      await write(
+        conn,
+        "HTTP/1.1 201 Created\r\nTransfer-Encoding: chunked\r\nX-Id: a\r\nx-id: b\r\n\r\n" +
+          '5;name=v\r\n{"ok"\r\nb\r\n:true,"n":1\r\n1\r\n}\r\n0\r\nTrailer: x\r\n\r\n',
+      );
+    }
+  });
+  try {
+    for (let i = 0; i < 2; i++) {
+      const res = await request(`${s.base}/c`, { maxBodyBytes: 4096 });
+      assert.equal(res.status, 201);
+      assert.equal(bodyOf(res), '{"ok":true,"n":1}');
+      assert.equal(res.header("x-id"), "b");
+    }
+    assert.equal(s.accepted(), 1);
+  } finally {
+    closeIdleConnections();
+    await s.close();
+  }
+});
+
+Deno.test("send() skips a 100 Continue and reads the final response", async () => {
+  const s = rawServer(async (conn) => {
+    await readRequest(conn);
+    await write(
+      conn,
+      "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi",
+    );
+  });
+  try {
+    const res = await request(`${s.base}/x`);
+    assert.equal(res.status, 200);
+    assert.equal(bodyOf(res), "hi");
+  } finally {
+    closeIdleConnections();
+    await s.close();
+  }
+});
+
+Deno.test("send() reads a body without a length to the end, and then uses a new connection", async () => {
+  const s = rawServer(async (conn) => {
+    await readRequest(conn);
+    await write(conn, "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\nuntil close");
+    conn.close();
+  });
+  try {
+    assert.equal(bodyOf(await request(`${s.base}/x`)), "until close");
+    assert.equal(bodyOf(await request(`${s.base}/x`)), "until close");
+    assert.equal(s.accepted(), 2);
+  } finally {
+    closeIdleConnections();
+    await s.close();
+  }
+});
+
+Deno.test("send() does not reuse a connection the server said it would close", async () => {
+  const s = rawServer(async (conn) => {
+    while (await readRequest(conn) !== null) {
+      await write(conn, "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok");
+    }
+  });
+  try {
+    await request(`${s.base}/x`);
+    await request(`${s.base}/x`);
+    assert.equal(s.accepted(), 2);
+  } finally {
+    closeIdleConnections();
+    await s.close();
+  }
+});
+
+Deno.test("send() sends a request again on a new connection when a kept-alive one was closed unanswered", async () => {
+  const requests: number[] = [];
+  const s = rawServer(async (conn, index) => {
+    for (let n = 0; await readRequest(conn) !== null; n++) {
+      requests.push(index);
+      // The second request on the first connection finds the server closing it.
+      if (index === 0 && n === 1) return;
+      await write(conn, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+    }
+  });
+  try {
+    assert.equal(bodyOf(await request(`${s.base}/x`)), "ok");
+    assert.equal(bodyOf(await request(`${s.base}/x`)), "ok");
+    assert.deepEqual(requests, [0, 0, 1]);
+  } finally {
+    closeIdleConnections();
+    await s.close();
+  }
+});
+
+Deno.test("send() refuses what breaks the protocol with a clear error", async () => {
+  const replies = [
+    "HTTP/1.1 2OO OK\r\n\r\n",
+    "HTTP/1.1 200 OK\r\nno colon here\r\n\r\n",
+    "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort",
+    "HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n",
+    "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+    `HTTP/1.1 200 OK\r\nX-Big: ${"a".repeat(10_000)}\r\n\r\n`,
+  ];
+  const s = rawServer(async (conn, index) => {
+    await readRequest(conn);
+    await write(conn, replies[index]!);
+  });
+  try {
+    const messages = [];
+    for (let i = 0; i < replies.length; i++) {
+      const err = await request(`${s.base}/x`).then(() => null, (e) => e);
+      assert.ok(err instanceof HttpProtocolError, `reply ${i}: ${err}`);
+      messages.push(err.message);
+    }
+    assert.deepEqual(messages, [
+      'malformed status line "HTTP/1.1 2OO OK"',
+      'malformed header line "no colon here"',
+      "connection closed mid-body",
+      'invalid content-length "-1"',
+      'malformed chunk size "zz"',
+      "response line too long",
+    ]);
+  } finally {
+    closeIdleConnections();
+    await s.close();
+  }
+});
+
+Deno.test("send() refuses a header that would split the request, before connecting", async () => {
+  const s = rawServer(async () => {});
+  try {
+    await assert.rejects(
+      request(`${s.base}/x`, { headers: { "x-note": "a\r\nInjected: yes" } }),
+      /contains a line break/,
+    );
+    assert.equal(s.accepted(), 0);
+  } finally {
+    await s.close();
   }
 });
