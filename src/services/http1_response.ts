@@ -246,10 +246,11 @@ async function readChunked(reader: ResponseReader, body: Body): Promise<void> {
   }
 }
 
+/**
+ * Header bytes as ISO-8859-1 (RFC 9110 §5.5), a char per byte: measured
+ * several times faster than a TextDecoder for short lines. A line is at most
+ * MAX_LINE_BYTES, well within the arguments a call may take.
+ */
 function latin1(bytes: Uint8Array): string {
-  let s = "";
-  for (let i = 0; i < bytes.length; i += 4096) {
-    s += String.fromCharCode(...bytes.subarray(i, i + 4096));
-  }
-  return s;
+  return String.fromCharCode.apply(null, bytes as unknown as number[]);
 }
