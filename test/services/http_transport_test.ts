@@ -112,6 +112,20 @@ function rawServer(onConn: (conn: Deno.Conn, index: number) => Promise<void>) {
   };
 }
 
+/** Runs `body` against a rawServer, then closes it and the client's idle connections. */
+async function withRawServer(
+  onConn: (conn: Deno.Conn, index: number) => Promise<void>,
+  body: (s: ReturnType<typeof rawServer>) => Promise<void>,
+) {
+  const s = rawServer(onConn);
+  try {
+    await body(s);
+  } finally {
+    closeIdleConnections();
+    await s.close();
+  }
+}
+
 const encoder = new TextEncoder();
 const write = (conn: Deno.Conn, text: string) => conn.write(encoder.encode(text));
 
@@ -134,7 +148,7 @@ async function readRequest(conn: Deno.Conn): Promise<string | null> {
 const bodyOf = (res: { bytes: Uint8Array }) => new TextDecoder().decode(res.bytes);
 
 Deno.test("send() reads a chunked body (extensions and trailers too), then reuses the connection", async () => {
-  const s = rawServer(async (conn) => {
+  await withRawServer(async (conn) => {
     while (await readRequest(conn) !== null) {
       await write(
         conn,
@@ -142,8 +156,7 @@ Deno.test("send() reads a chunked body (extensions and trailers too), then reuse
           '5;name=v\r\n{"ok"\r\nb\r\n:true,"n":1\r\n1\r\n}\r\n0\r\nTrailer: x\r\n\r\n',
       );
     }
-  });
-  try {
+  }, async (s) => {
     for (let i = 0; i < 2; i++) {
       const res = await request(`${s.base}/c`, { maxBodyBytes: 4096 });
       assert.equal(res.status, 201);
@@ -151,80 +164,61 @@ Deno.test("send() reads a chunked body (extensions and trailers too), then reuse
       assert.equal(res.header("x-id"), "b");
     }
     assert.equal(s.accepted(), 1);
-  } finally {
-    closeIdleConnections();
-    await s.close();
-  }
+  });
 });
 
 Deno.test("send() skips a 100 Continue and reads the final response", async () => {
-  const s = rawServer(async (conn) => {
+  await withRawServer(async (conn) => {
     await readRequest(conn);
     await write(
       conn,
       "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi",
     );
-  });
-  try {
+  }, async (s) => {
     const res = await request(`${s.base}/x`);
     assert.equal(res.status, 200);
     assert.equal(bodyOf(res), "hi");
-  } finally {
-    closeIdleConnections();
-    await s.close();
-  }
+  });
 });
 
 Deno.test("send() reads a body without a length to the end, and then uses a new connection", async () => {
-  const s = rawServer(async (conn) => {
+  await withRawServer(async (conn) => {
     await readRequest(conn);
     await write(conn, "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\nuntil close");
     conn.close();
-  });
-  try {
+  }, async (s) => {
     assert.equal(bodyOf(await request(`${s.base}/x`)), "until close");
     assert.equal(bodyOf(await request(`${s.base}/x`)), "until close");
     assert.equal(s.accepted(), 2);
-  } finally {
-    closeIdleConnections();
-    await s.close();
-  }
+  });
 });
 
 Deno.test("send() does not reuse a connection the server said it would close", async () => {
-  const s = rawServer(async (conn) => {
+  await withRawServer(async (conn) => {
     while (await readRequest(conn) !== null) {
       await write(conn, "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok");
     }
-  });
-  try {
+  }, async (s) => {
     await request(`${s.base}/x`);
     await request(`${s.base}/x`);
     assert.equal(s.accepted(), 2);
-  } finally {
-    closeIdleConnections();
-    await s.close();
-  }
+  });
 });
 
 Deno.test("send() sends a request again on a new connection when a kept-alive one was closed unanswered", async () => {
   const requests: number[] = [];
-  const s = rawServer(async (conn, index) => {
+  await withRawServer(async (conn, index) => {
     for (let n = 0; await readRequest(conn) !== null; n++) {
       requests.push(index);
       // The second request on the first connection finds the server closing it.
       if (index === 0 && n === 1) return;
       await write(conn, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
     }
-  });
-  try {
+  }, async (s) => {
     assert.equal(bodyOf(await request(`${s.base}/x`)), "ok");
     assert.equal(bodyOf(await request(`${s.base}/x`)), "ok");
     assert.deepEqual(requests, [0, 0, 1]);
-  } finally {
-    closeIdleConnections();
-    await s.close();
-  }
+  });
 });
 
 Deno.test("send() refuses what breaks the protocol with a clear error", async () => {
@@ -236,11 +230,10 @@ Deno.test("send() refuses what breaks the protocol with a clear error", async ()
     "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
     `HTTP/1.1 200 OK\r\nX-Big: ${"a".repeat(10_000)}\r\n\r\n`,
   ];
-  const s = rawServer(async (conn, index) => {
+  await withRawServer(async (conn, index) => {
     await readRequest(conn);
     await write(conn, replies[index]!);
-  });
-  try {
+  }, async (s) => {
     const messages = [];
     for (let i = 0; i < replies.length; i++) {
       const err = await request(`${s.base}/x`).then(() => null, (e) => e);
@@ -255,21 +248,15 @@ Deno.test("send() refuses what breaks the protocol with a clear error", async ()
       'malformed chunk size "zz"',
       "response line too long",
     ]);
-  } finally {
-    closeIdleConnections();
-    await s.close();
-  }
+  });
 });
 
 Deno.test("send() refuses a header that would split the request, before connecting", async () => {
-  const s = rawServer(async () => {});
-  try {
+  await withRawServer(async () => {}, async (s) => {
     await assert.rejects(
       request(`${s.base}/x`, { headers: { "x-note": "a\r\nInjected: yes" } }),
       /contains a line break/,
     );
     assert.equal(s.accepted(), 0);
-  } finally {
-    await s.close();
-  }
+  });
 });
