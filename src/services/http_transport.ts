@@ -4,7 +4,7 @@
 // objects for each: with them the client was about a third of the
 // orchestrator's CPU per saga. Written straight to the socket, a request costs
 // about 21 µs of CPU against 58 µs for node:http and 68 µs for fetch (same
-// machine, same server), and the orchestrator's CPU per saga dropped by about
+// machine, same server), and the orchestrator's CPU per saga dropped by a sixth to
 // a quarter (docs/performance.md). The response is read by http1_response.ts.
 import { HttpProtocolError, readResponse, ResponseReader } from "./http1_response.ts";
 
