@@ -96,16 +96,16 @@ async function attempt(
   };
   injectTraceContext(spanContext, span, headers);
   try {
-    const response = await context.with(spanContext, () =>
-      send({
-        url: request.url,
-        method: request.method,
-        headers,
-        body: request.body === undefined ? undefined : JSON.stringify(request.body),
-        timeoutMs: opts.timeoutMs,
-        signal: opts.signal,
-        maxBodyBytes: MAX_BODY_BYTES,
-      }));
+    // The transport reads no trace context: the span travels as the traceparent header.
+    const response = await send({
+      url: request.url,
+      method: request.method,
+      headers,
+      body: request.body === undefined ? undefined : JSON.stringify(request.body),
+      timeoutMs: opts.timeoutMs,
+      signal: opts.signal,
+      maxBodyBytes: MAX_BODY_BYTES,
+    });
     span.setAttribute("http.response.status_code", response.status);
     const result = classifyResponse(
       step,
