@@ -260,3 +260,34 @@ Deno.test("send() refuses a header that would split the request, before connecti
     assert.equal(s.accepted(), 0);
   });
 });
+
+Deno.test("send() reads answers far larger than its read buffer, arriving in pieces, intact", async () => {
+  const body = Array.from({ length: 40_000 }, (_, i) => String(i % 10)).join("");
+  const chunked = body.match(/.{1,3000}/g)!.map((c) => `${c.length.toString(16)}\r\n${c}\r\n`)
+    .join("") + "0\r\n\r\n";
+  // Headers past the read buffer too (20 × 2 KB), as a service behind a cookie-happy proxy sends.
+  const headers = Array.from({ length: 20 }, (_, i) => `X-Pad-${i}: ${"p".repeat(2000)}\r\n`).join(
+    "",
+  );
+  const replies = [
+    `HTTP/1.1 200 OK\r\nContent-Length: ${body.length}\r\n\r\n${body}`,
+    `HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n${chunked}`,
+    `HTTP/1.1 200 OK\r\n${headers}Content-Length: ${body.length}\r\n\r\n${body}`,
+  ];
+  await withRawServer(async (conn) => {
+    for (let n = 0; await readRequest(conn) !== null; n++) {
+      // Odd-sized writes, so lines and chunk sizes straddle the client's reads.
+      const bytes = encoder.encode(replies[n % replies.length]!);
+      for (let at = 0; at < bytes.length; at += 7001) {
+        await conn.write(bytes.subarray(at, at + 7001));
+      }
+    }
+  }, async (s) => {
+    for (let i = 0; i < 6; i++) {
+      const res = await request(`${s.base}/big`, { maxBodyBytes: 100_000 });
+      assert.equal(bodyOf(res), body, `answer ${i}`);
+      if (i % 3 === 2) assert.equal(res.header("x-pad-19"), "p".repeat(2000));
+    }
+    assert.equal(s.accepted(), 1);
+  });
+});
