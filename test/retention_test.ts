@@ -106,21 +106,30 @@ async function seedFinished(sql: Sql, n: number, ageS: number) {
     SELECT id, 'OrderPlaced', '{}'::jsonb, 'PROCESSED', at, at FROM s`;
 }
 
-Deno.test("a sweep deletes in small batches, reports what it deleted, and lets one instance sweep at a time", async () => {
+/** Runs `body` on a fresh database seeded with `n` finished sagas an hour old; drops it after. */
+async function withOldSagas(n: number, body: (sql: Sql) => Promise<void>) {
   const db = await freshDatabase();
   try {
-    await seedFinished(db.sql, 1200, 3600);
-    await seedFinished(db.sql, 10, 10); // younger than the retention: kept
+    await seedFinished(db.sql, n, 3600);
+    await body(db.sql);
+  } finally {
+    await db.drop();
+  }
+}
+
+Deno.test("a sweep deletes in small batches, reports what it deleted, and lets one instance sweep at a time", async () => {
+  await withOldSagas(1200, async (sql) => {
+    await seedFinished(sql, 10, 10); // younger than the retention: kept
     const deleted: Record<string, number> = {};
     const opts = {
-      sql: db.sql,
+      sql: sql,
       logger: silentLogger,
       retentionSeconds: 60,
       batchSize: 500,
       hooks: { onDeleted: (t: string, n: number) => deleted[t] = (deleted[t] ?? 0) + n },
     };
     // Another instance's sweep holds the lock: this one yields at once.
-    const other = await db.sql.reserve();
+    const other = await sql.reserve();
     await other`BEGIN`;
     await other`SELECT pg_advisory_xact_lock(727002)`;
     const yielded = await sweepOnce(opts);
@@ -141,13 +150,11 @@ Deno.test("a sweep deletes in small batches, reports what it deleted, and lets o
       saga_history: 2400,
       outbox: 1200,
     });
-    const [left] = await db.sql<{ sagas: number; events: number }[]>`
+    const [left] = await sql<{ sagas: number; events: number }[]>`
       SELECT (SELECT count(*)::int FROM order_ledger) AS sagas,
         (SELECT count(*)::int FROM outbox) AS events`;
     assert.deepEqual(left, { sagas: 10, events: 10 });
-  } finally {
-    await db.drop();
-  }
+  });
 });
 
 Deno.test("a sweep running while 500 orders flow makes none of them wait on a lock", async () => {
@@ -215,12 +222,10 @@ Deno.test("a sweep running while 500 orders flow makes none of them wait on a lo
 });
 
 Deno.test("a sweep through a backlog deletes at most half the time, so live sagas keep the database", async () => {
-  const db = await freshDatabase();
-  try {
-    await seedFinished(db.sql, 3000, 3600);
+  await withOldSagas(3000, async (sql) => {
     const started = performance.now();
     const r = await sweepOnce({
-      sql: db.sql,
+      sql: sql,
       logger: silentLogger,
       retentionSeconds: 60,
       batchSize: 500,
@@ -236,19 +241,15 @@ Deno.test("a sweep through a backlog deletes at most half the time, so live saga
       seconds >= 2 * r.busySeconds - r.batches * 0.001,
       `${r.batches} batches: ${r.busySeconds.toFixed(3)} s deleting in ${seconds.toFixed(3)} s`,
     );
-  } finally {
-    await db.drop();
-  }
+  });
 });
 
 Deno.test("stopping the sweeper ends a long sweep after its batch in flight", async () => {
-  const db = await freshDatabase();
-  try {
-    await seedFinished(db.sql, 20_000, 3600);
+  await withOldSagas(20_000, async (sql) => {
     const count = async () =>
-      (await db.sql<{ n: number }[]>`SELECT count(*)::int AS n FROM order_ledger`)[0]!.n;
+      (await sql<{ n: number }[]>`SELECT count(*)::int AS n FROM order_ledger`)[0]!.n;
     const sweeper = startRetention({
-      sql: db.sql,
+      sql: sql,
       logger: silentLogger,
       retentionSeconds: 60,
       intervalMs: 100,
@@ -258,9 +259,7 @@ Deno.test("stopping the sweeper ends a long sweep after its batch in flight", as
     const left = await count();
     assert.ok(left > 0, "the sweep ended before it had deleted the whole backlog");
     // Nothing is deleted once stop() returned.
-    await db.sql`SELECT pg_sleep(0.3)`;
+    await sql`SELECT pg_sleep(0.3)`;
     assert.equal(await count(), left);
-  } finally {
-    await db.drop();
-  }
+  });
 });
