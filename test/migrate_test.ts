@@ -20,6 +20,7 @@ const RETENTION_INDEX_MIGRATION = "008_retention_indexes.sql";
 const COUNTS_MIGRATION = "005_saga_counts.sql";
 const DEAD_INDEX_MIGRATION = "007_outbox_dead_index.sql";
 const LEASE_INDEX_MIGRATION = "009_lease_lookup_index.sql";
+const GATE_SEQUENCE_MIGRATION = "010_wakeup_gate_sequence.sql";
 
 type LogLine = { level: number; msg: string; migration?: string } & Record<string, unknown>;
 
@@ -291,6 +292,7 @@ Deno.test("an installation migrated by the old code is adopted: nothing re-appli
         DEAD_INDEX_MIGRATION,
         RETENTION_INDEX_MIGRATION,
         LEASE_INDEX_MIGRATION,
+        GATE_SEQUENCE_MIGRATION,
       ],
       "only the files the old code did not have",
     );

@@ -1,4 +1,4 @@
-// The wake-up gate (migration 004): producers notify only while an
+// The wake-up gate (migrations 004 and 010): producers notify only while an
 // orchestrator waits idle, so a busy orchestrator costs their commits
 // nothing; an idle one still hears of an insert at once. A real second
 // session listens on order_events as any other subscriber would.
@@ -8,11 +8,9 @@ import { placeOrder, sampleOrder, waitFor, waitForStatus } from "./helpers/order
 import { startInProcess } from "./helpers/inprocess.ts";
 import { startSandbox } from "../tooling/reference_services/mod.ts";
 import { type FreshDatabase, freshDatabase } from "../tooling/cluster/mod.ts";
+import { armWakeup, disarmWakeup, wakeupArmed } from "../src/db/wakeup_gate.ts";
 
-async function armed(db: FreshDatabase): Promise<boolean | undefined> {
-  const [row] = await db.sql<{ armed: boolean }[]>`SELECT armed FROM orchestrator_wakeup`;
-  return row?.armed;
-}
+const armed = (db: FreshDatabase) => wakeupArmed(db.sql);
 
 /** Another subscriber to order_events, recording every payload it receives. */
 async function listener(db: FreshDatabase) {
@@ -39,19 +37,64 @@ Deno.test("producers notify (event id as payload) only while the gate is armed",
     const heard = await insertEvent(db);
     await waitFor(() => other.payloads.includes(heard), { what: "the notification" });
 
-    await db.sql`UPDATE orchestrator_wakeup SET armed = false`;
+    await disarmWakeup(db.sql);
+    assert.equal(await armed(db), false);
     const silent = await insertEvent(db);
     // A marker NOTIFY sent after the insert: once it arrives, an earlier one would have too.
     await db.sql`SELECT pg_notify('order_events', 'marker')`;
     await waitFor(() => other.payloads.includes("marker"));
     assert.ok(!other.payloads.includes(silent), "no notification while disarmed");
 
-    // A crash empties the unlogged flag table: the trigger then errs on the side of notifying.
-    await db.sql`TRUNCATE orchestrator_wakeup`;
+    await armWakeup(db.sql);
+    const again = await insertEvent(db);
+    await waitFor(() => other.payloads.includes(again), { what: "notify once armed again" });
+
+    // A gate never set (a fresh or restored sequence) errs on the side of notifying.
+    await disarmWakeup(db.sql);
+    await db.sql`ALTER SEQUENCE orchestrator_wakeup_gate RESTART`;
+    assert.equal(await armed(db), true);
     const after = await insertEvent(db);
-    await waitFor(() => other.payloads.includes(after), { what: "notify with no flag row" });
+    await waitFor(() => other.payloads.includes(after), { what: "notify with the gate never set" });
   } finally {
     await other.close();
+    await db.drop();
+  }
+});
+
+Deno.test("a producer's role with nothing but INSERT on outbox sees the gate as it is", async () => {
+  const db = await freshDatabase();
+  const other = await listener(db);
+  const role = `producer_${crypto.randomUUID().slice(0, 8)}`;
+  const session = await db.sql.reserve();
+  try {
+    await db.sql.unsafe(`CREATE ROLE ${role} NOLOGIN`);
+    await db.sql.unsafe(`GRANT USAGE ON SCHEMA public TO ${role}`);
+    await db.sql.unsafe(`GRANT INSERT ON outbox TO ${role}`);
+    await session.unsafe(`SET ROLE ${role}`);
+    const insertAsProducer = async () => {
+      const id = crypto.randomUUID();
+      await session`INSERT INTO outbox (order_id, event_type, payload)
+        VALUES (${id}, 'SomethingElse', ${session.json({ order_id: id })})`;
+      const [row] = await db.sql<{ id: string }[]>`SELECT id FROM outbox WHERE order_id = ${id}`;
+      return row!.id;
+    };
+    // Without read access to the gate, PostgreSQL would refuse the insert
+    // (before 17) or read the gate as never set and always notify (17 on).
+    await disarmWakeup(db.sql);
+    const silent = await insertAsProducer();
+    await db.sql`SELECT pg_notify('order_events', 'marker')`;
+    await waitFor(() => other.payloads.includes("marker"));
+    assert.ok(!other.payloads.includes(silent), "no notification while disarmed");
+
+    await armWakeup(db.sql);
+    const heard = await insertAsProducer();
+    await waitFor(() => other.payloads.includes(heard), { what: "the notification once armed" });
+  } finally {
+    await session.unsafe("RESET ROLE").catch(() => {});
+    session.release();
+    await other.close();
+    await db.sql.unsafe(`DROP OWNED BY ${role}`).catch(() => {});
+    await db.sql.unsafe(`DROP ROLE IF EXISTS ${role}`).catch(() => {});
     await db.drop();
   }
 });

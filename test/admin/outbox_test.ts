@@ -13,6 +13,7 @@ import { placeOrder, sampleOrder, waitFor } from "../helpers/orders.ts";
 import { planOf, reads } from "../helpers/prepared_plans.ts";
 import { effectsFor, harness, only, outboxRows, settled } from "../helpers/saga_assert.ts";
 import { freshDatabase } from "../../tooling/cluster/mod.ts";
+import { disarmWakeup } from "../../src/db/wakeup_gate.ts";
 
 function admin(sql: Sql, logger?: pino.Logger) {
   const app = createAdminApp({ sql, listening: () => true, instanceId: "outbox-test", logger });
@@ -178,7 +179,7 @@ Deno.test("a dead letter is listed with its reason; fixed and redriven, its orde
 Deno.test("the outbox listing and gauges stay on their indexes beside 200,000 processed events, generic plans too", async () => {
   const db = await freshDatabase();
   try {
-    await db.sql`UPDATE orchestrator_wakeup SET armed = false`; // no NOTIFY per seeded row
+    await disarmWakeup(db.sql); // no NOTIFY per seeded row
     await db.sql`
       INSERT INTO outbox (order_id, event_type, payload, status, processed_at)
       SELECT gen_random_uuid(), 'OrderPlaced', '{}'::jsonb, 'PROCESSED', now()
