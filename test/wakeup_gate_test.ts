@@ -34,6 +34,12 @@ Deno.test("producers notify (event id as payload) only while the gate is armed",
   const other = await listener(db);
   try {
     assert.equal(await armed(db), true, "armed until an orchestrator says it is busy");
+    // Unlogged where the server can (15 on): opening and closing it writes no WAL.
+    const [gate] = await db.sql<{ persistence: string; unloggedPossible: boolean }[]>`
+      SELECT relpersistence AS persistence,
+        current_setting('server_version_num')::int >= 150000 AS "unloggedPossible"
+      FROM pg_class WHERE relname = 'orchestrator_wakeup_gate'`;
+    assert.equal(gate?.persistence, gate?.unloggedPossible ? "u" : "p");
     const heard = await insertEvent(db);
     await waitFor(() => other.payloads.includes(heard), { what: "the notification" });
 

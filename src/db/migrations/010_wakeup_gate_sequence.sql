@@ -13,16 +13,27 @@
 -- orchestrator sets it with setval(), which takes effect at once, inside or
 -- outside a transaction, and is written only when it changes.
 --
--- A sequence never set reads as NULL, which the condition takes as armed (it
--- notifies): the safe side. Anyone may read it (the producer's role evaluates
--- the condition; without SELECT on the sequence, PostgreSQL before 17 would
--- refuse the producer's insert). The condition names the sequence by its OID,
+-- Unlogged where the server has unlogged sequences (PostgreSQL 15 on): a
+-- setval() then writes no WAL, so opening and closing the gate costs no WAL
+-- flush (measured: 0.10 ms a change against 0.19-0.26 ms and 144 bytes of
+-- WAL), and a server crash resets it to never set. A sequence never set reads
+-- as NULL, which the condition takes as armed (it notifies): the safe side.
+-- Anyone may read it (the producer's role evaluates the condition; without
+-- SELECT on the sequence, PostgreSQL before 17 would refuse the producer's
+-- insert). The condition names the sequence by its OID,
 -- resolved here in this schema, so no search_path can redirect it.
 --
 -- orchestrator_wakeup (004) is no longer read. It stays, because an instance
 -- started before this migration still writes it while a newer one upgrades
 -- the schema; a later migration drops it.
-CREATE SEQUENCE IF NOT EXISTS orchestrator_wakeup_gate MINVALUE 0 MAXVALUE 1 START WITH 1;
+DO $migration$
+BEGIN
+  -- EXECUTE: an older server must not even parse UNLOGGED SEQUENCE.
+  EXECUTE format('CREATE %s SEQUENCE IF NOT EXISTS orchestrator_wakeup_gate'
+    ' MINVALUE 0 MAXVALUE 1 START WITH 1',
+    CASE WHEN current_setting('server_version_num')::int >= 150000 THEN 'UNLOGGED' ELSE '' END);
+END
+$migration$;
 GRANT SELECT ON SEQUENCE orchestrator_wakeup_gate TO PUBLIC;
 
 -- One transaction: producers never see the unconditional function on the
