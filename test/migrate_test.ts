@@ -315,6 +315,28 @@ Deno.test("an installation migrated by the old code is adopted: nothing re-appli
   }
 });
 
+Deno.test("010 re-creates the outbox trigger gated, keeping it disabled or always-on as an operator set it", async () => {
+  const db = await freshDatabase();
+  try {
+    const gateMigration = (await listMigrations()).find((m) => m.name === GATE_SEQUENCE_MIGRATION)!;
+    const trigger = async () => {
+      const [row] = await db.sql<{ enabled: string; def: string }[]>`
+        SELECT tgenabled AS enabled, pg_get_triggerdef(oid) AS def FROM pg_trigger
+        WHERE tgrelid = 'outbox'::regclass AND tgname = 'outbox_notify'`;
+      return row!;
+    };
+    for (const [set, expected] of [["DISABLE", "D"], ["ENABLE ALWAYS", "A"], ["ENABLE", "O"]]) {
+      await db.sql.unsafe(`ALTER TABLE outbox ${set} TRIGGER outbox_notify`);
+      await db.sql.begin((tx) => tx.unsafe(gateMigration.sql));
+      const after = await trigger();
+      assert.equal(after.enabled, expected, `${set} kept`);
+      assert.match(after.def, /WHEN .*pg_sequence_last_value\(/, "the gated trigger");
+    }
+  } finally {
+    await db.drop();
+  }
+});
+
 Deno.test("a schema_migrations of our shape without our tables is not taken for ours", async () => {
   const db = await freshDatabase({ migrate: false });
   try {

@@ -39,7 +39,12 @@ GRANT SELECT ON SEQUENCE orchestrator_wakeup_gate TO PUBLIC;
 -- One transaction: producers never see the unconditional function on the
 -- old unconditional trigger. Re-creating the trigger takes a short lock on
 -- outbox (SHARE ROW EXCLUSIVE), waited for with the migration lock timeout.
+-- A trigger an operator disabled (or set to fire on replicas, or always)
+-- stays as they set it.
 DO $migration$
+DECLARE
+  was "char" := (SELECT tgenabled FROM pg_trigger
+    WHERE tgrelid = 'outbox'::regclass AND tgname = 'outbox_notify');
 BEGIN
   CREATE OR REPLACE FUNCTION outbox_notify() RETURNS trigger LANGUAGE plpgsql AS $body$
   BEGIN
@@ -53,5 +58,12 @@ BEGIN
     ' WHEN (pg_sequence_last_value(%L::regclass) IS DISTINCT FROM 0)'
     ' EXECUTE FUNCTION outbox_notify()',
     format('%I.orchestrator_wakeup_gate', current_schema()));
+  IF was = 'D' THEN
+    ALTER TABLE outbox DISABLE TRIGGER outbox_notify;
+  ELSIF was = 'R' THEN
+    ALTER TABLE outbox ENABLE REPLICA TRIGGER outbox_notify;
+  ELSIF was = 'A' THEN
+    ALTER TABLE outbox ENABLE ALWAYS TRIGGER outbox_notify;
+  END IF;
 END
 $migration$;
