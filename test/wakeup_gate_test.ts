@@ -8,6 +8,7 @@ import { placeOrder, sampleOrder, waitFor, waitForStatus } from "./helpers/order
 import { startInProcess } from "./helpers/inprocess.ts";
 import { startSandbox } from "../tooling/reference_services/mod.ts";
 import { type FreshDatabase, freshDatabase } from "../tooling/cluster/mod.ts";
+import type { Sql } from "../src/db/client.ts";
 import { armWakeup, disarmWakeup, wakeupArmed } from "../src/db/wakeup_gate.ts";
 
 const armed = (db: FreshDatabase) => wakeupArmed(db.sql);
@@ -20,13 +21,28 @@ async function listener(db: FreshDatabase) {
   return { payloads, close: () => sql.end({ timeout: 1 }) };
 }
 
-/** Inserts an event and returns its id. */
-async function insertEvent(db: FreshDatabase, type = "SomethingElse"): Promise<string> {
+/**
+ * Inserts an event through `via` (by default the test's own pool; a producer's
+ * session may lack SELECT, so the id is read back separately) and returns its id.
+ */
+async function insertEvent(
+  db: FreshDatabase,
+  type = "SomethingElse",
+  via: Sql = db.sql,
+): Promise<string> {
   const id = crypto.randomUUID();
-  const [row] = await db.sql<{ id: string }[]>`
-    INSERT INTO outbox (order_id, event_type, payload)
-    VALUES (${id}, ${type}, ${db.sql.json({ order_id: id })}) RETURNING id`;
+  await via`INSERT INTO outbox (order_id, event_type, payload)
+    VALUES (${id}, ${type}, ${via.json({ order_id: id })})`;
+  const [row] = await db.sql<{ id: string }[]>`SELECT id FROM outbox WHERE order_id = ${id}`;
   return row!.id;
+}
+
+/** Waits for a marker NOTIFY sent now: once it arrives, one for `id` would have too. */
+async function heardBefore(db: FreshDatabase, other: { payloads: string[] }, id: string) {
+  const marker = `marker:${crypto.randomUUID()}`;
+  await db.sql`SELECT pg_notify('order_events', ${marker})`;
+  await waitFor(() => other.payloads.includes(marker));
+  return other.payloads.includes(id);
 }
 
 Deno.test("producers notify (event id as payload) only while the gate is armed", async () => {
@@ -46,10 +62,7 @@ Deno.test("producers notify (event id as payload) only while the gate is armed",
     await disarmWakeup(db.sql);
     assert.equal(await armed(db), false);
     const silent = await insertEvent(db);
-    // A marker NOTIFY sent after the insert: once it arrives, an earlier one would have too.
-    await db.sql`SELECT pg_notify('order_events', 'marker')`;
-    await waitFor(() => other.payloads.includes("marker"));
-    assert.ok(!other.payloads.includes(silent), "no notification while disarmed");
+    assert.ok(!await heardBefore(db, other, silent), "no notification while disarmed");
 
     await armWakeup(db.sql);
     const again = await insertEvent(db);
@@ -77,20 +90,12 @@ Deno.test("a producer's role with nothing but INSERT on outbox sees the gate as 
     await db.sql.unsafe(`GRANT USAGE ON SCHEMA public TO ${role}`);
     await db.sql.unsafe(`GRANT INSERT ON outbox TO ${role}`);
     await session.unsafe(`SET ROLE ${role}`);
-    const insertAsProducer = async () => {
-      const id = crypto.randomUUID();
-      await session`INSERT INTO outbox (order_id, event_type, payload)
-        VALUES (${id}, 'SomethingElse', ${session.json({ order_id: id })})`;
-      const [row] = await db.sql<{ id: string }[]>`SELECT id FROM outbox WHERE order_id = ${id}`;
-      return row!.id;
-    };
+    const insertAsProducer = () => insertEvent(db, "SomethingElse", session);
     // Without read access to the gate, PostgreSQL would refuse the insert
     // (before 17) or read the gate as never set and always notify (17 on).
     await disarmWakeup(db.sql);
     const silent = await insertAsProducer();
-    await db.sql`SELECT pg_notify('order_events', 'marker')`;
-    await waitFor(() => other.payloads.includes("marker"));
-    assert.ok(!other.payloads.includes(silent), "no notification while disarmed");
+    assert.ok(!await heardBefore(db, other, silent), "no notification while disarmed");
 
     await armWakeup(db.sql);
     const heard = await insertAsProducer();
@@ -136,9 +141,10 @@ Deno.test("an orchestrator disarms the gate while a cycle runs and arms it when 
       }, { what: "the cycle's intake to commit" });
       assert.equal(await armed(db), false, "disarmed while the cycle is busy");
       const during = await insertEvent(db, "UnknownEvent");
-      await db.sql`SELECT pg_notify('order_events', 'marker')`;
-      await waitFor(() => other.payloads.includes("marker"));
-      assert.ok(!other.payloads.includes(during), "a busy orchestrator costs producers no NOTIFY");
+      assert.ok(
+        !await heardBefore(db, other, during),
+        "a busy orchestrator costs producers no NOTIFY",
+      );
     } finally {
       await session`COMMIT`;
       session.release();
