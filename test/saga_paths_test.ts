@@ -44,6 +44,12 @@ Deno.test("the happy path completes the order with each forward effect exactly o
       "capturePayment:ok",
       "confirmOrder:ok",
     ]);
+    // The capture's write-ahead rode in the reservation's commit: five commits became four.
+    const commits = await h.sql<{ event: string; tx: string }[]>`
+      SELECT event, xmin::text AS tx FROM saga_history WHERE order_id = ${order.order_id} ORDER BY id`;
+    const txOf = (event: string) => commits.find((c) => c.event === event)!.tx;
+    assert.equal(txOf("capturePayment:attempt"), txOf("reserveInventory:ok"));
+    assert.equal(new Set(commits.map((c) => c.tx)).size, 5, "OrderPlaced and four writes");
     assert.deepEqual(
       effectsFor(h.sandbox, order.order_id),
       only({ created: 1, reserved: 1, captured: 1, confirmed: 1 }),

@@ -18,30 +18,55 @@ export interface Transition {
   clearRetry: boolean;
   lastError: string | null;
   step: { name: string; outcome: "ok" | "rejected"; httpStatus: number; body: unknown } | null;
-  history: { event: string; from: string | null; to: string; detail: unknown };
+  /** The history lines, oldest first: one per event applied (two when a write-ahead rides along). */
+  history: HistoryLine[];
+  /**
+   * Write nothing if a cancellation has been recorded on the saga: set when
+   * the write carries more than the runner has seen the row allow (a
+   * write-ahead ATTEMPT, which a cancellation recorded first must beat).
+   */
+  unlessCancelled?: boolean;
 }
 
-export interface Persisted {
+export interface HistoryLine {
+  event: string;
+  from: string | null;
+  to: string;
+  detail: unknown;
+}
+
+export type Persisted = {
   order_id: string;
   revision: string;
   cancel_requested: boolean;
   cancel_reason: string | null;
-}
+  refused: false;
+} | {
+  /** `unlessCancelled` and a cancellation was recorded: nothing was written. */
+  order_id: string;
+  revision: null;
+  cancel_requested: true;
+  cancel_reason: null;
+  refused: true;
+};
 
-/** A row of persistTransitions: written, or `busy` (locked elsewhere, not written: try again). */
+/** A row of persistTransitions: written or refused, or `busy` (locked elsewhere, not written: try again). */
 export type PersistResult = (Persisted & { busy: false }) | {
   order_id: string;
   revision: null;
   cancel_requested: null;
   cancel_reason: null;
+  refused: false;
   busy: true;
 };
 
 /**
  * Persists transitions of many sagas in one statement (one commit): per saga
  * the fenced ledger update, the step outcome (never overwriting a success)
- * and the history line. A saga's inserts only happen when its fenced update
- * matched; a saga whose lease was lost is simply missing from the result.
+ * and the history lines. A saga's inserts only happen when its fenced update
+ * matched; a saga whose lease was lost is simply missing from the result,
+ * and one written `unlessCancelled` whose cancellation is recorded comes
+ * back `refused`, unwritten.
  *
  * The statement never waits for a row lock: a row someone else holds right
  * now (a heartbeat, an operator's transaction) comes back `busy`, unwritten,
@@ -67,10 +92,8 @@ export function persistTransitions(sql: Db, ts: readonly Transition[]) {
     outcome: t.step?.outcome ?? null,
     http_status: t.step?.httpStatus ?? null,
     response: t.step ? t.step.body ?? null : null,
-    h_event: t.history.event,
-    h_from: t.history.from,
-    h_to: t.history.to,
-    h_detail: t.history.detail,
+    history: t.history,
+    unless_cancelled: t.unlessCancelled ?? false,
   }));
   return sql<PersistResult[]>`
     WITH t AS (
@@ -78,7 +101,7 @@ export function persistTransitions(sql: Db, ts: readonly Transition[]) {
         order_id uuid, me text, epoch bigint, revision bigint, snapshot jsonb, state text,
         status text, pending jsonb, release boolean, run_at timestamptz, clear_retry boolean,
         last_error text, step text, outcome text, http_status int, response jsonb,
-        h_event text, h_from text, h_to text, h_detail jsonb)
+        history jsonb, unless_cancelled boolean)
     ), locked AS MATERIALIZED (
       SELECT l.order_id FROM order_ledger l JOIN t ON t.order_id = l.order_id
       WHERE l.lease_owner = t.me AND l.lease_epoch = t.epoch AND l.revision = t.revision
@@ -110,8 +133,13 @@ export function persistTransitions(sql: Db, ts: readonly Transition[]) {
       FROM t JOIN locked ON locked.order_id = t.order_id
       WHERE l.order_id = t.order_id AND l.lease_owner = t.me
         AND l.lease_epoch = t.epoch AND l.revision = t.revision
+        AND NOT (t.unless_cancelled AND l.cancel_requested_at IS NOT NULL)
       RETURNING l.order_id, l.revision, l.cancel_requested_at IS NOT NULL AS cancel_requested,
         l.cancel_reason
+    ), refused AS (
+      -- Locked as ours, yet not updated: only unless_cancelled does that.
+      SELECT locked.order_id FROM locked
+      WHERE NOT EXISTS (SELECT 1 FROM u WHERE u.order_id = locked.order_id)
     ), s AS (
       INSERT INTO saga_step AS s (order_id, step, outcome, http_status, response, instance_id)
       SELECT t.order_id, t.step, t.outcome, t.http_status, t.response, t.me
@@ -123,12 +151,19 @@ export function persistTransitions(sql: Db, ts: readonly Transition[]) {
       WHERE s.outcome <> 'ok'
     ), h AS (
       INSERT INTO saga_history (order_id, event, from_state, to_state, instance_id, detail)
-      SELECT t.order_id, t.h_event, t.h_from, t.h_to, t.me, t.h_detail
+      SELECT t.order_id, h.event, h.from_state, h.to_state, t.me, h.detail
       FROM u JOIN t ON t.order_id = u.order_id
+      CROSS JOIN LATERAL ROWS FROM (jsonb_to_recordset(t.history)
+        AS (event text, "from" text, "to" text, detail jsonb))
+        WITH ORDINALITY AS h(event, from_state, to_state, detail, n)
+      ORDER BY t.order_id, h.n
     )
-    SELECT order_id, revision, cancel_requested, cancel_reason, false AS busy FROM u
+    SELECT order_id, revision, cancel_requested, cancel_reason, false AS refused, false AS busy
+    FROM u
     UNION ALL
-    SELECT order_id, NULL, NULL, NULL, true FROM busy`;
+    SELECT order_id, NULL, true, NULL, true, false FROM refused
+    UNION ALL
+    SELECT order_id, NULL, NULL, NULL, false, true FROM busy`;
 }
 
 /** One transition (see persistTransitions); no row when the lease was lost. */

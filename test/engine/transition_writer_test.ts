@@ -39,12 +39,12 @@ function step(orderId: string, revision: number, over: Partial<Transition> = {})
   return stepTransition({ orderId, me: ME, epoch: "1", revision: String(revision) }, {
     snapshot: { value: { reservingInventory: "calling" }, context: { revision } },
     step: { name: "createOrder", outcome: "ok", httpStatus: 201, body: { order_id: orderId } },
-    history: {
+    history: [{
       event: "createOrder:ok",
       from: "creatingOrder.calling",
       to: "reservingInventory.calling",
       detail: { status: 201 },
-    },
+    }],
     ...over,
   });
 }
@@ -125,6 +125,51 @@ Deno.test("TransitionWriter fences row by row: a lost lease is refused, its batc
   } finally {
     await db.drop();
   }
+});
+
+Deno.test("a write unlessCancelled lands both its history lines in order, and is refused whole once a cancellation is recorded", async () => {
+  await withWriter(async ({ sql, writer }) => {
+    const [quiet, cancelled] = await leasedSagas(sql, 2);
+    // Recorded as intake records an OrderCancellationRequested, while the saga's step was in flight.
+    await sql`UPDATE order_ledger SET cancel_requested_at = now(), cancel_reason = 'changed my mind'
+      WHERE order_id = ${cancelled!}`;
+    const withAttempt = (id: string) =>
+      step(id, 0, {
+        unlessCancelled: true,
+        history: [
+          { event: "createOrder:ok", from: "creatingOrder", to: "capturing", detail: null },
+          { event: "capture:attempt", from: "capturing", to: "capturing", detail: { n: 2 } },
+        ],
+      });
+    const [written, refused] = await Promise.all([
+      writer.write(withAttempt(quiet!)),
+      writer.write(withAttempt(cancelled!)),
+    ]);
+    assert.equal(written?.refused, false);
+    assert.equal(written?.revision, "1");
+    assert.deepEqual(refused, {
+      order_id: cancelled,
+      revision: null,
+      cancel_requested: true,
+      cancel_reason: null,
+      refused: true,
+      busy: false,
+    });
+    const lines = await sql<{ order_id: string; event: string; detail: unknown }[]>`
+      SELECT order_id, event, detail FROM saga_history
+      WHERE order_id IN (${quiet!}, ${cancelled!}) AND event <> 'OrderPlaced' ORDER BY id`;
+    assert.deepEqual(lines.map((l) => [l.order_id, l.event, l.detail]), [
+      [quiet, "createOrder:ok", null],
+      [quiet, "capture:attempt", { n: 2 }],
+    ]);
+    assert.deepEqual(await counts(sql, [cancelled!]), { updated: 0, steps: 0, history: 0 });
+
+    // Apart, as the runner then writes it, the outcome lands and the cancellation comes back.
+    const apart = await writer.write(step(cancelled!, 0));
+    assert.equal(apart?.revision, "1");
+    assert.equal(apart?.cancel_requested, true);
+    assert.equal(apart?.cancel_reason, "changed my mind");
+  });
 });
 
 Deno.test("TransitionWriter: a row the database refuses fails only its own saga", async () => {

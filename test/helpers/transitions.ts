@@ -18,12 +18,12 @@ export function stepTransition(
     clearRetry: false,
     lastError: null,
     step: { name: "createOrder", outcome: "ok", httpStatus: 201, body: {} },
-    history: {
+    history: [{
       event: "createOrder:ok",
       from: "creatingOrder",
       to: "reservingInventory",
       detail: null,
-    },
+    }],
     ...over,
   };
 }

@@ -143,12 +143,12 @@ export async function measureCeiling(
             clearRetry: false,
             lastError: null,
             step: { name: step, outcome: "ok", httpStatus: 200, body: opts.sample.stepResponse },
-            history: {
+            history: [{
               event: `${step}:ok`,
               from: init.state,
               to: init.state,
               detail: opts.sample.historyDetail,
-            },
+            }],
           };
         }),
       );
