@@ -139,6 +139,8 @@ function sagaEngine(at: string, groups: string[]): string[] {
     "handOverSeconds",
     "cpuTotalMsPerSaga",
     "ourThroughputRatio",
+    "oursBesideSagasPerSecond",
+    "ourThroughputRatioBeside",
     "cpuRatioToOurs",
     ...groups.map((g) => `cpuMsPerSaga.${g}`),
   ].map((k) => `${at}.${k}`);

@@ -284,6 +284,14 @@ async function main(): Promise<number> {
         dbosQueue: DBOS_QUEUE,
         maxRatePerSecond: maxRate,
         loadSeconds: args.loadSeconds,
+        ours: (onProgress) =>
+          measureThroughput(e, {
+            orders: args.orders,
+            warmup: args.warmup,
+            instances: 1,
+            timeoutMs: 600_000,
+            onProgress,
+          }),
       })
       : undefined;
     progress.done();

@@ -17,17 +17,20 @@ import { pairedSpread, type Spread, spreadOf } from "./stats.ts";
 import { row } from "./table_row.ts";
 import type { ThroughputResult } from "./throughput.ts";
 
+/** An engine's run, with our sagas/s in the run of ours just before it. */
+export type Beside<T> = T & { oursBeside: number };
+
 export interface PeerRuns {
   graphileWorker: {
     concurrency: number;
     unbatched: GraphileWorkerRun[];
     batched: GraphileWorkerRun[];
   };
-  dbos: { queue: DbosQueue; direct: DbosRun[]; queued: DbosRun[] };
+  dbos: { queue: DbosQueue; direct: Beside<DbosRun>[]; queued: Beside<DbosRun>[] };
   restate: {
     sendConcurrency: number;
-    workflow: RestateRun[];
-    machine: RestateRun[];
+    workflow: Beside<RestateRun>[];
+    machine: Beside<RestateRun>[];
     /** Latency under load at the same absolute rates as ours (50 %, 80 % of our max). */
     load: LoadRuns[];
   };
@@ -46,6 +49,10 @@ export interface SagaEngineFigures {
   cpuTotalMsPerSaga: Spread;
   /** Our 1-instance sagas/s divided by this engine's, run by run. */
   ourThroughputRatio: Spread;
+  /** Our 1-instance sagas/s in the run of ours just before each of this engine's runs. */
+  oursBesideSagasPerSecond: Spread;
+  /** Those divided by this engine's, run by run: the machine's drift falls on both alike. */
+  ourThroughputRatioBeside: Spread;
   /** This engine's total CPU per saga divided by ours (1 instance), run by run. */
   cpuRatioToOurs: Spread;
 }
@@ -93,7 +100,7 @@ function byGroup(runs: { cpu: CpuCost }[]): Record<string, Spread> {
 }
 
 function engineFigures(
-  runs: (DbosRun | RestateRun)[],
+  runs: Beside<DbosRun | RestateRun>[],
   ours: ThroughputResult[],
 ): SagaEngineFigures {
   return {
@@ -104,6 +111,8 @@ function engineFigures(
     cpuMsPerSaga: byGroup(runs),
     cpuTotalMsPerSaga: spreadOf(runs, (r) => totalCpu(r.cpu)),
     ourThroughputRatio: pairedSpread(ours, runs, (o, r) => o.sagasPerSecond / r.sagasPerSecond),
+    oursBesideSagasPerSecond: spreadOf(runs, (r) => r.oursBeside),
+    ourThroughputRatioBeside: spreadOf(runs, (r) => r.oursBeside / r.sagasPerSecond),
     cpuRatioToOurs: pairedSpread(ours, runs, (o, r) => totalCpu(r.cpu) / totalCpu(o.cpu)),
   };
 }
@@ -161,6 +170,17 @@ function engineRows(label: string, f: SagaEngineFigures, engineIs: string): stri
   return [
     row(`${label}: sagas/s to done (${f.sagas} orders)`, f.sagasPerSecond, "sagas/s"),
     row("  our sagas/s (1 instance) ÷ this", f.ourThroughputRatio, "ratio", 2),
+    row(
+      "  ours, 1 instance, in a run just before each of its runs",
+      f.oursBesideSagasPerSecond,
+      "sagas/s",
+    ),
+    row(
+      "    ÷ this, run by run (the pair shares the machine's drift)",
+      f.ourThroughputRatioBeside,
+      "ratio",
+      2,
+    ),
     row("  hand-over of every order (producer)", f.handOverSeconds, "s", 2),
     ...groups.map((g) =>
       row(

@@ -368,7 +368,10 @@ function peersNote(p: PeersFigures): string {
     `server per run, its defaults); orders sent to its ingress by the benchmark, ` +
     `${p.restate.sendConcurrency} requests in flight; the workflow is four ctx.run, the machine ` +
     `is the saga as an XState machine run by @restatedev/xstate (each transition an ` +
-    `invocation). graphile-worker: no-op jobs, ${p.graphileWorker.concurrency} workers.`;
+    `invocation). graphile-worker: no-op jobs, ${p.graphileWorker.concurrency} workers. ` +
+    `Each DBOS and Restate run comes right after a run of ours (1 instance, the same orders): ` +
+    `"÷ this, run by run" divides that pair, so the machine's drift over the bench falls on ` +
+    `both; "our sagas/s (1 instance) ÷ this" divides by our throughput runs at the start.`;
 }
 
 function producerRows(p: ProducerFigures): string[][] {
