@@ -3,7 +3,7 @@
 // src/db/transitions.ts) replayed from one Deno client over `concurrency` connections: intake
 // transactions of 100 events (claim the outbox rows, insert the sagas, record the events
 // the events), then `transitionsPerSaga` fenced transitions per saga (ledger
-// update + step row + history row), committed `transitionsPerStatement`
+// update + step row + history rows), committed `transitionsPerStatement`
 // sagas to a statement as the engine's group commit did in the measured run:
 // the same rows, the same statements, the same number of commits per saga.
 import { createSql } from "../../src/db/client.ts";
@@ -30,6 +30,7 @@ export interface CeilingResult {
 const ME = "ceiling";
 const BATCH = 100;
 const STEPS = ["createOrder", "reserveInventory", "capturePayment", "confirmOrder"];
+const ATTEMPT = { event: { type: "ATTEMPT" } };
 const BUDGET = { forward: 5, confirm: 20, compensation: 20 };
 
 /** Runs `work` over `items` with `concurrency` workers. */
@@ -143,12 +144,23 @@ export async function measureCeiling(
             clearRetry: false,
             lastError: null,
             step: { name: step, outcome: "ok", httpStatus: 200, body: opts.sample.stepResponse },
-            history: [{
-              event: `${step}:ok`,
-              from: init.state,
-              to: init.state,
-              detail: opts.sample.historyDetail,
-            }],
+            history: [
+              {
+                event: `${step}:ok`,
+                from: init.state,
+                to: init.state,
+                detail: opts.sample.historyDetail,
+              },
+              // The capture's write-ahead rides in the write before it, as the engine writes it.
+              ...(STEPS[r + 1] === "capturePayment"
+                ? [{
+                  event: "capturePayment:attempt",
+                  from: init.state,
+                  to: init.state,
+                  detail: ATTEMPT,
+                }]
+                : []),
+            ],
           };
         }),
       );
