@@ -386,7 +386,13 @@ async function runTurns(
           log.error({ err: String(err) }, "Could not persist the saga; leaving it to its lease");
           return null;
         }
-        await new Promise((r) => setTimeout(r, 100 * 2 ** attempt));
+        const delayMs = 100 * 2 ** attempt;
+        // Each retry delays the saga by this much: said, so a slow saga can be explained.
+        log.warn(
+          { err: String(err), attempt, retry_in_ms: delayMs },
+          "Could not persist the saga; retrying",
+        );
+        await new Promise((r) => setTimeout(r, delayMs));
       }
     }
   }
