@@ -190,7 +190,7 @@ async function runTurns(
       // Write-ahead: the fact that this request is about to leave is
       // committed before it does, so no crash or operator can forget it.
       event = attempt;
-      historyEvent = `${pending.step}:attempt`;
+      historyEvent = attemptName(pending.step);
     } else if (pending?.kind === "step") {
       const recorded = row.done_steps[pending.step];
       const started = performance.now();
@@ -262,14 +262,7 @@ async function runTurns(
     const leaving = nextStatus !== "RUNNING" || nextPending?.kind === "timer";
     const from = statePath(snap.value);
     const to = statePath(next.value);
-    const line: HistoryLine = {
-      event: historyEvent,
-      from,
-      to,
-      // The applied event is kept (minus a response body no transition reads),
-      // so a saga can be replayed exactly from its input and its history.
-      detail: { ...(detail ?? {}), event: storedEvent(event) },
-    };
+    const line = historyLine(historyEvent, event, from, to, detail);
     // The write-ahead of the step the saga waits for next rides in this same
     // commit, saving the saga one commit of five: it is still committed before
     // its request leaves. Not when a cancellation is known (it comes first),
@@ -305,24 +298,21 @@ async function runTurns(
       result = await persist(transition(false));
     }
     if (!result || result.refused) return;
-    const info = { orderId: row.order_id, machineVersion: row.machine_version };
-    deps.hooks?.onTransition?.({
-      ...info,
-      name: historyEvent,
-      event,
-      from,
-      to,
-      snapshot: persistedNext,
-    });
+    const applied = [{ name: historyEvent, event, from, to, snapshot: persistedNext }];
     if (ahead) {
-      const { event: name, from, to } = ahead.line;
-      deps.hooks?.onTransition?.({
-        ...info,
-        name,
+      applied.push({
+        name: ahead.line.event,
         event: attempt,
-        from,
+        from: to,
         to,
         snapshot: ahead.persisted,
+      });
+    }
+    for (const a of applied) {
+      deps.hooks?.onTransition?.({
+        orderId: row.order_id,
+        machineVersion: row.machine_version,
+        ...a,
       });
     }
     fence = { epoch: fence.epoch, revision: result.revision };
@@ -360,12 +350,7 @@ async function runTurns(
     return {
       snapshot: snapshot as SagaSnapshot,
       persisted: toStoredSnapshot(machine, snapshot),
-      line: {
-        event: `${stepName}:attempt`,
-        from: state,
-        to: state,
-        detail: { event: storedEvent(attempt) },
-      },
+      line: historyLine(attemptName(stepName), attempt, state, state, null),
     };
   }
 
@@ -422,6 +407,24 @@ async function runTurns(
     });
     if (r && p?.kind === "timer") deps.wakeAt(p.at);
   }
+}
+
+/** The history line of the write-ahead before `step`'s request. */
+const attemptName = (step: string) => `${step}:attempt`;
+
+/**
+ * The saga_history line for `event` applied as `name`. The event is kept
+ * (minus a response body no transition reads), so a saga can be replayed
+ * exactly from its input and its history.
+ */
+function historyLine(
+  name: string,
+  event: { type: string },
+  from: string,
+  to: string,
+  detail: unknown,
+): HistoryLine {
+  return { event: name, from, to, detail: { ...(detail ?? {}), event: storedEvent(event) } };
 }
 
 async function park(

@@ -110,15 +110,21 @@ async function main(): Promise<number> {
     machine.postgres = await postgresVersion(env.db.adminUrl);
     const e = env;
 
+    /** One throughput run of ours: the same orders for every figure that compares with it. */
+    const throughputRun = (instances: number, onProgress: (finished: number) => void) =>
+      measureThroughput(e, {
+        orders: args.orders,
+        warmup: args.warmup,
+        instances,
+        timeoutMs: 600_000,
+        onProgress,
+      });
     const throughput = async (instances: number, label: string) =>
-      await repeat(label, (run) =>
-        measureThroughput(e, {
-          orders: args.orders,
-          warmup: args.warmup,
-          instances,
-          timeoutMs: 600_000,
-          onProgress: (n) => status(label, run, `${n}/${args.orders} finished`),
-        }));
+      await repeat(
+        label,
+        (run) =>
+          throughputRun(instances, (n) => status(label, run, `${n}/${args.orders} finished`)),
+      );
     const one = await throughput(1, "throughput, 1 instance");
     const two = await throughput(2, "throughput, 2 instances");
 
@@ -284,14 +290,7 @@ async function main(): Promise<number> {
         dbosQueue: DBOS_QUEUE,
         maxRatePerSecond: maxRate,
         loadSeconds: args.loadSeconds,
-        ours: (onProgress) =>
-          measureThroughput(e, {
-            orders: args.orders,
-            warmup: args.warmup,
-            instances: 1,
-            timeoutMs: 600_000,
-            onProgress,
-          }),
+        ours: (onProgress) => throughputRun(1, onProgress),
       })
       : undefined;
     progress.done();
