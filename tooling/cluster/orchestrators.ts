@@ -23,9 +23,15 @@ export function taskFlags(task: string): string[] {
  * checkout's, or another source tree's (a worktree of an older commit) with
  * that tree's own configuration.
  */
-export function startArgs(tree?: string): string[] {
-  if (tree === undefined) return ["run", ...taskFlags("start"), "src/main.ts"];
-  return ["run", `--config=${tree}/deno.json`, ...taskFlags("start"), `${tree}/src/main.ts`];
+export function startArgs(tree?: string, runFlags: string[] = []): string[] {
+  if (tree === undefined) return ["run", ...runFlags, ...taskFlags("start"), "src/main.ts"];
+  return [
+    "run",
+    ...runFlags,
+    `--config=${tree}/deno.json`,
+    ...taskFlags("start"),
+    `${tree}/src/main.ts`,
+  ];
 }
 
 export interface Instance {
@@ -42,13 +48,15 @@ export interface InstanceOptions {
   logFile?: string;
   /** Another source tree to run (default: this checkout). */
   tree?: string;
+  /** More `deno run` flags, e.g. a profiler's (tooling/bench/profile.ts). */
+  runFlags?: string[];
 }
 
 export async function startInstance(group: ProcessGroup, opts: InstanceOptions): Promise<Instance> {
   const port = await freePort();
   const child = group.spawn({
     name: opts.id,
-    args: startArgs(opts.tree),
+    args: startArgs(opts.tree, opts.runFlags),
     env: {
       LOG_LEVEL: "info",
       ...opts.env,
