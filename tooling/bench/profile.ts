@@ -26,7 +26,8 @@ const USAGE =
                 saga by statement (loads the extension into this tool's own
                 PostgreSQL, under --out, on first use)
 
-With none of them it prints the orchestrator's CPU per saga, as cpu_ab.ts does.
+With none of them it prints the orchestrator's CPU per saga, as cpu_ab.ts does;
+with a profiler attached that figure includes the profiler's own cost.
 Linux \`perf record -p <pid>\` beside it sees CPU the V8 profile cannot:
 V8's GC threads, the kernel's share.`;
 
