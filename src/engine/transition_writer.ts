@@ -83,15 +83,26 @@ export class TransitionWriter {
   write(t: Transition, signal?: AbortSignal): Promise<Persisted | null> {
     return new Promise((resolve, reject) => {
       if (signal?.aborted) return reject(signal.reason);
-      const w: Waiting = { t, resolve, reject, busy: 0, signal, since: performance.now() };
-      signal?.addEventListener("abort", () => {
+      const onAbort = () => {
         const queued = this.#queue.indexOf(w);
         if (queued < 0 && w.timer === undefined) return; // in flight, or done
         if (queued >= 0) this.#queue.splice(queued, 1);
         clearTimeout(w.timer);
         w.abandoned = true;
-        reject(signal.reason);
-      }, { once: true });
+        reject(signal!.reason);
+      };
+      // The signal is the saga's, alive for all its writes: a listener left
+      // on it would keep this transition (its snapshot) until the saga ends.
+      const settled = () => signal?.removeEventListener("abort", onAbort);
+      const w: Waiting = {
+        t,
+        resolve: (row) => (settled(), resolve(row)),
+        reject: (err) => (settled(), reject(err)),
+        busy: 0,
+        signal,
+        since: performance.now(),
+      };
+      signal?.addEventListener("abort", onAbort, { once: true });
       this.#queue.push(w);
       this.#pump();
     });

@@ -252,6 +252,34 @@ Deno.test("a write still waiting to be sent is dropped, unwritten, when its saga
   });
 });
 
+Deno.test("a saga's writes leave no abort listener on its signal once they are settled", async () => {
+  await withWriter(async ({ sql, writer }) => {
+    const [id] = await leasedSagas(sql, 1);
+    // The saga's own signal, alive for all its writes; its listeners counted.
+    const signal = new AbortController().signal;
+    const listening = new Set<unknown>();
+    const add = signal.addEventListener.bind(signal);
+    const remove = signal.removeEventListener.bind(signal);
+    signal.addEventListener = (type: string, listener: never, options?: never) => {
+      listening.add(listener);
+      add(type, listener, options);
+    };
+    signal.removeEventListener = (type: string, listener: never, options?: never) => {
+      listening.delete(listener);
+      remove(type, listener, options);
+    };
+    for (let revision = 0; revision < 4; revision++) {
+      const written = writer.write(step(id!, revision), signal);
+      assert.equal(listening.size, 1, "listening while the write waits");
+      assert.equal((await written)?.revision, String(revision + 1));
+      assert.equal(listening.size, 0, `a listener left behind by write ${revision + 1}`);
+    }
+    // Refused by fencing (a stale revision): settled too, nothing left.
+    assert.equal(await writer.write(step(id!, 0), signal), null);
+    assert.equal(listening.size, 0);
+  });
+});
+
 Deno.test("a write aborted while its statement is in flight gives up when its row comes back locked", async () => {
   const db = await freshDatabase();
   try {
