@@ -71,19 +71,23 @@ export class ResponseReader {
       }
     }
     const into = this.#buf.subarray(this.#end);
-    this.#pending = this.#conn.read(into).then((n) => {
-      this.#pending = null;
-      if (n !== null) {
-        this.#end += n;
-        this.received += n;
-      }
-      return n;
-    }, (err) => {
-      this.#pending = null;
-      throw err;
-    });
+    this.#pending = this.#conn.read(into).then(this.#onRead, this.#onReadError);
     return this.#pending;
   }
+
+  // Made once per connection, not per read.
+  readonly #onRead = (n: number | null): number | null => {
+    this.#pending = null;
+    if (n !== null) {
+      this.#end += n;
+      this.received += n;
+    }
+    return n;
+  };
+  readonly #onReadError = (err: unknown): never => {
+    this.#pending = null;
+    throw err;
+  };
 
   /** Reads more bytes; false at the end of the connection. */
   async #more(): Promise<boolean> {
@@ -93,9 +97,10 @@ export class ResponseReader {
   /** The next line, without its CRLF (a bare LF is accepted, as RFC 9112 allows). */
   async line(maxBytes: number): Promise<string> {
     for (let from = this.#start;;) {
-      const lf = this.#buf.subarray(from, this.#end).indexOf(10);
-      if (lf >= 0) {
-        const at = from + lf;
+      // Searched in place, not in a view made per line;
+      // bytes past #end are stale, so a hit there is no hit.
+      const at = this.#buf.indexOf(10, from);
+      if (at >= 0 && at < this.#end) {
         if (at - this.#start > maxBytes) throw new HttpProtocolError("response line too long");
         const end = at > this.#start && this.#buf[at - 1] === 13 ? at - 1 : at;
         const text = latin1(this.#buf.subarray(this.#start, end));

@@ -1,6 +1,9 @@
 // Decodes a downstream response body defensively: the result is kept in saga
 // snapshots and logs, so it must be small and must never throw on odd content.
 
+// One decoder for every body: a whole-buffer decode keeps no state between calls.
+const utf8 = new TextDecoder();
+
 /** What is kept of a body; downstream success bodies are far smaller. */
 export const MAX_BODY_BYTES = 4096;
 
@@ -11,7 +14,7 @@ export const MAX_BODY_BYTES = 4096;
  */
 export function decodeBody(bytes: Uint8Array, maxBytes: number = MAX_BODY_BYTES): unknown {
   const truncated = bytes.byteLength > maxBytes;
-  const text = new TextDecoder().decode(truncated ? bytes.subarray(0, maxBytes) : bytes);
+  const text = utf8.decode(truncated ? bytes.subarray(0, maxBytes) : bytes);
   if (text.trim() === "") return undefined;
   if (!truncated) {
     try {
