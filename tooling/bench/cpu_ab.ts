@@ -12,8 +12,7 @@
 import { intOption, parseCommandLine } from "../../src/cli_args.ts";
 import { freshDatabase, ProcessGroup, startInstance, waitReady } from "../cluster/mod.ts";
 import { startBenchEnv } from "./cluster.ts";
-import { readCpu } from "./cpu.ts";
-import { happyOrders, insertAll, waitFinished } from "./orders.ts";
+import { batchRun } from "./batch_run.ts";
 import { spread } from "./stats.ts";
 
 const USAGE =
@@ -33,13 +32,6 @@ if (positionals.length === 0) {
   console.error(USAGE);
   Deno.exit(2);
 }
-const WARMUP = 500;
-
-/** Milliseconds of CPU the process has used so far. */
-async function cpuMs(pid: number): Promise<number> {
-  return (await readCpu({ processes: { orchestrator: [pid] }, trees: {} })).groups.orchestrator!;
-}
-
 const group = new ProcessGroup({ 3: 12_000, 2: 3000, 1: 15_000 });
 const env = await startBenchEnv(group, { dataDir: ".data/cpu-ab", logLevel: "warn" });
 const results = new Map<string, { cpu: number[]; rate: number[] }>();
@@ -59,23 +51,15 @@ try {
       });
       const child = instance.child;
       await waitReady(instance, { listen: false });
-      const orders = happyOrders(WARMUP + sagas, 1000 * round + index);
-      await insertAll(db.sql, orders.slice(0, WARMUP));
-      await waitFinished(db.sql, WARMUP, { timeoutMs: 120_000 });
-      const cpuBefore = await cpuMs(child.pid);
-      const started = performance.now();
-      for (let i = WARMUP; i < orders.length; i += 100) {
-        await insertAll(db.sql, orders.slice(i, i + 100));
-      }
-      await waitFinished(db.sql, WARMUP + sagas, { timeoutMs: 600_000 });
-      const seconds = (performance.now() - started) / 1000;
-      const cpu = (await cpuMs(child.pid) - cpuBefore) / sagas;
+      const batch = batchRun(db.sql, child.pid, sagas, 1000 * round + index);
+      await batch.warmUp();
+      const { sagasPerSecond: rate, cpuMsPerSaga: cpu } = await batch.measure();
       const r = results.get(variant) ?? { cpu: [], rate: [] };
       r.cpu.push(cpu);
-      r.rate.push(sagas / seconds);
+      r.rate.push(rate);
       results.set(variant, r);
       console.log(
-        `round ${round + 1} ${variant}: ${(sagas / seconds).toFixed(0)} sagas/s, ` +
+        `round ${round + 1} ${variant}: ${rate.toFixed(0)} sagas/s, ` +
           `${cpu.toFixed(3)} ms CPU per saga`,
       );
       await group.stop(child, "SIGTERM");

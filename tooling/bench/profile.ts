@@ -12,8 +12,7 @@ import { createSql } from "../../src/db/client.ts";
 import { freshDatabase, ProcessGroup, startInstance, waitReady } from "../cluster/mod.ts";
 import { freePort } from "../cluster/ports.ts";
 import { type BenchEnv, startBenchEnv } from "./cluster.ts";
-import { readCpu } from "./cpu.ts";
-import { happyOrders, insertAll, waitFinished } from "./orders.ts";
+import { batchRun } from "./batch_run.ts";
 import { summariseCpu, summariseHeap } from "./profile_summary.ts";
 
 const USAGE =
@@ -40,7 +39,6 @@ const { values } = parseCommandLine(Deno.args, {
 }, USAGE);
 const sagas = intOption(USAGE)("sagas", values.sagas, 6000, 100);
 const out = values.out ?? ".data/profile";
-const WARMUP = 500;
 const INSPECTOR_PORT = values.heap ? await freePort() : 0;
 
 await Deno.mkdir(out, { recursive: true });
@@ -68,9 +66,8 @@ try {
     logFile: `${env.logDir}/profile.log`,
   });
   await waitReady(instance, { listen: false });
-  const orders = happyOrders(WARMUP + sagas, 7);
-  await insertAll(db.sql, orders.slice(0, WARMUP));
-  await waitFinished(db.sql, WARMUP, { timeoutMs: 120_000 });
+  const batch = batchRun(db.sql, instance.child.pid, sagas, 7);
+  await batch.warmUp();
 
   const inspector = values.heap ? await connectInspector(INSPECTOR_PORT) : undefined;
   if (values.statements) {
@@ -83,18 +80,10 @@ try {
     includeObjectsCollectedByMajorGC: true,
     includeObjectsCollectedByMinorGC: true,
   });
-  const cpu = () => readCpu({ processes: { orchestrator: [instance.child.pid] }, trees: {} });
-  const cpuBefore = (await cpu()).groups.orchestrator!;
-  const started = performance.now();
-  for (let i = WARMUP; i < orders.length; i += 100) {
-    await insertAll(db.sql, orders.slice(i, i + 100));
-  }
-  await waitFinished(db.sql, WARMUP + sagas, { timeoutMs: 600_000, everyMs: 250 });
-  const seconds = (performance.now() - started) / 1000;
-  const cpuMs = (await cpu()).groups.orchestrator! - cpuBefore;
+  const { sagasPerSecond, cpuMsPerSaga } = await batch.measure({ everyMs: 250 });
   const report = [
-    `${sagas} sagas in ${seconds.toFixed(1)} s: ${(sagas / seconds).toFixed(0)} sagas/s, ` +
-    `orchestrator CPU ${(cpuMs / sagas).toFixed(3)} ms per saga`,
+    `${sagas} sagas: ${sagasPerSecond.toFixed(0)} sagas/s, ` +
+    `orchestrator CPU ${cpuMsPerSaga.toFixed(3)} ms per saga`,
   ];
 
   if (inspector) {
