@@ -8,12 +8,12 @@
 //   deno run -A tooling/bench/latency_parts.ts --rates 50,200,400 --seconds 10
 //   deno run -A tooling/bench/latency_parts.ts --serial 200
 //
-// --serial places one order at a time and waits for it: the floor of each
-// part on this machine, with nothing queued anywhere.
+// --serial places one order at a time and waits for it (reading the ledger
+// every 5 ms): the floor of each part on this machine, with nothing queued.
 import { intOption, parseCommandLine } from "../../src/cli_args.ts";
 import { complain } from "../../src/cli_output.ts";
 import { ProcessGroup } from "../cluster/mod.ts";
-import { type Run, startBenchEnv, withInstances } from "./cluster.ts";
+import { type BenchEnv, type Run, startBenchEnv, withInstances } from "./cluster.ts";
 import { produceAtRate } from "./edge_producer.ts";
 import { happyOrders, insertAll, nowMs, serverNow, waitFinished } from "./orders.ts";
 import { scrapeSum } from "./scrape.ts";
@@ -98,7 +98,7 @@ const oneAtATime: Placer = async (run, orders, since) => {
 };
 
 async function measure(
-  env: Awaited<ReturnType<typeof startBenchEnv>>,
+  env: BenchEnv,
   title: string,
   count: number,
   place: Placer,
