@@ -16,7 +16,7 @@ import { ProcessGroup } from "../cluster/mod.ts";
 import { type BenchEnv, type Run, startBenchEnv, withInstances } from "./cluster.ts";
 import { produceAtRate } from "./edge_producer.ts";
 import { happyOrders, insertAll, nowMs, serverNow, waitFinished } from "./orders.ts";
-import { scrapeSum } from "./scrape.ts";
+import { scrapeSums } from "./scrape.ts";
 import { latencyParts, partsReport, type WriterFigures } from "./latency_parts_summary.ts";
 
 const USAGE =
@@ -63,7 +63,7 @@ async function counters(adminUrl: string): Promise<Counters> {
     "orchestrator_transition_batch_size_sum",
     "orchestrator_transition_batch_size_count",
   ];
-  const sums = await Promise.all(names.map((n) => scrapeSum(adminUrl, n)));
+  const sums = await scrapeSums(adminUrl, names);
   return Object.fromEntries(names.map((n, i) => [n, sums[i]!]));
 }
 

@@ -16,8 +16,15 @@ export async function scrapeSamples(adminUrl: string, series: string[]): Promise
  * there is none yet.
  */
 export async function scrapeSum(adminUrl: string, series: string): Promise<number> {
+  return (await scrapeSums(adminUrl, [series]))[0]!;
+}
+
+/** scrapeSum of each of `series`, from one scrape. */
+export async function scrapeSums(adminUrl: string, series: string[]): Promise<number[]> {
   const lines = (await (await fetch(`${adminUrl}/metrics`)).text()).split("\n");
-  return lines
-    .filter((l) => l.startsWith(`${series} `) || l.startsWith(`${series}{`))
-    .reduce((sum, l) => sum + Number(l.slice(l.lastIndexOf(" ") + 1)), 0);
+  return series.map((name) =>
+    lines
+      .filter((l) => l.startsWith(`${name} `) || l.startsWith(`${name}{`))
+      .reduce((sum, l) => sum + Number(l.slice(l.lastIndexOf(" ") + 1)), 0)
+  );
 }
